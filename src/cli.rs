@@ -1,0 +1,1 @@
+//! The `stripedns` command line.

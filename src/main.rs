@@ -1,0 +1,2 @@
+//! The `stripedns` binary.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Sockets: UDP and TCP listeners that hand raw queries to an engine.
