@@ -1,5 +1,11 @@
 //! The `native` engine: our own zone-file parser, wire codec, lookup and
 //! response encoding, written without hickory-proto.
+//!
+//! Data flow: [`zonefile`] turns each zone file of a bundle into records,
+//! [`zone`] builds a lookup tree per zone, and [`answer`] decodes a request
+//! with [`wire`], walks the tree and encodes the response. The live
+//! [`answer::ZoneSet`] sits behind an `ArcSwap`: one load per query, and a
+//! reload never blocks a reader.
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
@@ -10,22 +16,21 @@ use crate::bundle::{Bundle, BundleError};
 
 use super::{Engine, EngineKind, Identity, Outcome, Transport};
 
+pub mod answer;
 pub mod name;
 pub mod record;
+pub mod wire;
+pub mod zone;
 pub mod zonefile;
 
-/// The zones the engine serves, built completely before being swapped in.
-#[derive(Debug, Default)]
-pub struct Zones {
-    /// The zones as parsed.
-    pub parsed: Vec<record::ParsedZone>,
-}
+use answer::ZoneSet;
+use zone::Zone;
 
 /// The native engine: live zones behind an `ArcSwap`, plus the identity.
 #[derive(Debug)]
 pub struct NativeEngine {
     /// The live zone data; replaced whole by [`Engine::reload`].
-    zones: ArcSwap<Zones>,
+    zones: ArcSwap<ZoneSet>,
     /// What CHAOS `id.server` and NSID answer.
     identity: Identity,
 }
@@ -38,16 +43,31 @@ impl NativeEngine {
             identity,
         })
     }
+
+    /// Number of zones and records live now.
+    pub fn counts(&self) -> (usize, usize) {
+        let zones = self.zones.load();
+        let records = zones.zones.values().map(Zone::record_count).sum();
+        (zones.zones.len(), records)
+    }
 }
 
-/// Parse every zone of `bundle`.
-fn load(bundle: &Bundle) -> Result<Zones, BundleError> {
-    let parsed = bundle
-        .zones()
-        .iter()
-        .map(|z| zonefile::load_zone(bundle, z))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Zones { parsed })
+/// Parse, check and build every zone of `bundle`.
+fn load(bundle: &Bundle) -> Result<ZoneSet, BundleError> {
+    let mut set = ZoneSet::default();
+    for file in bundle.zones() {
+        let zone = Zone::build(zonefile::load_zone(bundle, file)?)?;
+        let key = zone.origin.key();
+        if set.zones.contains_key(&key) {
+            return Err(BundleError::Zone {
+                file: file.path.clone(),
+                line: 0,
+                message: format!("zone {} is defined by two files", zone.origin),
+            });
+        }
+        set.zones.insert(key, zone);
+    }
+    Ok(set)
 }
 
 impl Engine for NativeEngine {
@@ -60,17 +80,12 @@ impl Engine for NativeEngine {
         Ok(())
     }
 
-    fn answer(&self, query: &[u8], _transport: Transport, out: &mut Vec<u8>) -> Outcome {
-        // Placeholder until the answer path lands: REFUSED with the header echoed.
-        let _ = &self.identity;
-        out.clear();
-        if query.len() < 12 || query[2] & 0x80 != 0 {
-            return Outcome::Drop;
+    fn answer(&self, query: &[u8], transport: Transport, out: &mut Vec<u8>) -> Outcome {
+        let zones = self.zones.load();
+        if answer::answer(&zones, &self.identity, query, transport, out) {
+            Outcome::Reply
+        } else {
+            Outcome::Drop
         }
-        out.extend_from_slice(&query[..12]);
-        out[2] = (query[2] & 0x79) | 0x80;
-        out[3] = 5;
-        out[4..12].fill(0);
-        Outcome::Reply
     }
 }
