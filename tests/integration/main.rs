@@ -1,1 +1,5 @@
 //! Integration tests: real processes on loopback.
+
+mod differential;
+mod dnsmsg;
+mod peers;

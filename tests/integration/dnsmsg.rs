@@ -1,0 +1,384 @@
+//! DNS messages for the integration tests: encoding queries byte by byte and
+//! normalising responses into a form two servers' answers can be compared in.
+//!
+//! Queries are written by hand rather than through a library so that every
+//! bit the tests care about (qname case, RD/CD, EDNS version, buffer size,
+//! DO) is exactly what the test asked for. Responses are decoded with
+//! `hickory-proto` (a dev-dependency only; the engines never see it here) and
+//! reduced to a [`Normalised`] value: what a resolver relies on, with
+//! everything that is implementation-defined by the RFCs left out. See
+//! [`normalise`] for the rules.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use hickory_proto::op::Message;
+use hickory_proto::rr::{Name, Record};
+
+/// Record type numbers the tests use by name.
+pub mod qtype {
+    /// IPv4 address.
+    pub const A: u16 = 1;
+    /// Name server.
+    pub const NS: u16 = 2;
+    /// Canonical name.
+    pub const CNAME: u16 = 5;
+    /// Start of authority.
+    pub const SOA: u16 = 6;
+    /// Domain name pointer.
+    pub const PTR: u16 = 12;
+    /// Host information.
+    pub const HINFO: u16 = 13;
+    /// Mail exchange.
+    pub const MX: u16 = 15;
+    /// Text.
+    pub const TXT: u16 = 16;
+    /// IPv6 address.
+    pub const AAAA: u16 = 28;
+    /// Service locator.
+    pub const SRV: u16 = 33;
+    /// Naming authority pointer.
+    pub const NAPTR: u16 = 35;
+    /// Delegation name.
+    pub const DNAME: u16 = 39;
+    /// Delegation signer.
+    pub const DS: u16 = 43;
+    /// SSH fingerprint.
+    pub const SSHFP: u16 = 44;
+    /// TLS association.
+    pub const TLSA: u16 = 52;
+    /// Certification authority authorisation.
+    pub const CAA: u16 = 257;
+    /// Any type (RFC 8482 answers).
+    pub const ANY: u16 = 255;
+    /// The unknown type of the test zones (RFC 3597).
+    pub const TYPE65000: u16 = 65000;
+    /// A type no zone holds.
+    pub const TYPE65123: u16 = 65123;
+
+    /// The mnemonic of `t`, or `TYPEn`.
+    pub fn name(t: u16) -> String {
+        hickory_proto::rr::RecordType::from(t).to_string()
+    }
+}
+
+/// EDNS parameters of a query (RFC 6891).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EdnsSpec {
+    /// Advertised UDP payload size.
+    pub bufsize: u16,
+    /// The DO bit (RFC 3225).
+    pub do_bit: bool,
+    /// EDNS version; anything but 0 must get BADVERS.
+    pub version: u8,
+}
+
+/// Which transport a query is sent over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    /// One datagram each way.
+    Udp,
+    /// Two-octet length prefix over a stream (RFC 7766).
+    Tcp,
+}
+
+/// One query of the differential suite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuerySpec {
+    /// The qname, in the case it is sent with.
+    pub name: Name,
+    /// The qtype.
+    pub qtype: u16,
+    /// The qclass (1 = IN, 3 = CH).
+    pub qclass: u16,
+    /// The RD bit; an authoritative server copies it and never recurses.
+    pub rd: bool,
+    /// The CD bit, copied into the response.
+    pub cd: bool,
+    /// OPT record to send, if any.
+    pub edns: Option<EdnsSpec>,
+    /// Transport.
+    pub proto: Proto,
+}
+
+impl QuerySpec {
+    /// A plain query: IN class, RD clear, EDNS with 1232 octets, over UDP.
+    pub fn new(name: Name, qtype: u16) -> Self {
+        QuerySpec {
+            name,
+            qtype,
+            qclass: 1,
+            rd: false,
+            cd: false,
+            edns: Some(EdnsSpec { bufsize: 1232, do_bit: false, version: 0 }),
+            proto: Proto::Udp,
+        }
+    }
+
+    /// Encode the query with message id `id`.
+    pub fn encode(&self, id: u16) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64);
+        out.extend_from_slice(&id.to_be_bytes());
+        let mut flags: u16 = 0; // QUERY opcode, QR clear.
+        if self.rd {
+            flags |= 0x0100;
+        }
+        if self.cd {
+            flags |= 0x0010;
+        }
+        out.extend_from_slice(&flags.to_be_bytes());
+        out.extend_from_slice(&1u16.to_be_bytes());
+        out.extend_from_slice(&0u16.to_be_bytes());
+        out.extend_from_slice(&0u16.to_be_bytes());
+        out.extend_from_slice(&u16::from(self.edns.is_some()).to_be_bytes());
+        for label in self.name.iter() {
+            out.push(label.len() as u8);
+            out.extend_from_slice(label);
+        }
+        out.push(0);
+        out.extend_from_slice(&self.qtype.to_be_bytes());
+        out.extend_from_slice(&self.qclass.to_be_bytes());
+        if let Some(edns) = self.edns {
+            out.push(0); // root owner
+            out.extend_from_slice(&41u16.to_be_bytes());
+            out.extend_from_slice(&edns.bufsize.to_be_bytes());
+            out.push(0); // extended rcode
+            out.push(edns.version);
+            let eflags: u16 = if edns.do_bit { 0x8000 } else { 0 };
+            out.extend_from_slice(&eflags.to_be_bytes());
+            out.extend_from_slice(&0u16.to_be_bytes()); // no options
+        }
+        out
+    }
+}
+
+impl fmt::Display for QuerySpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let class = match self.qclass {
+            1 => "IN".to_string(),
+            3 => "CH".to_string(),
+            c => format!("CLASS{c}"),
+        };
+        write!(f, "{} {} {}", self.name, class, qtype::name(self.qtype))?;
+        write!(f, " {}", if self.proto == Proto::Udp { "udp" } else { "tcp" })?;
+        match self.edns {
+            None => write!(f, " noedns")?,
+            Some(e) => {
+                write!(f, " edns{}/{}", e.version, e.bufsize)?;
+                if e.do_bit {
+                    write!(f, "+do")?;
+                }
+            }
+        }
+        if self.rd {
+            write!(f, " +rd")?;
+        }
+        if self.cd {
+            write!(f, " +cd")?;
+        }
+        Ok(())
+    }
+}
+
+/// A response reduced to what the differential test compares.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Normalised {
+    /// No response before the deadline.
+    NoResponse,
+    /// Bytes came back that do not decode as a DNS message.
+    Garbled(String),
+    /// A decoded response.
+    Message(Box<NormMessage>),
+}
+
+/// The compared parts of a decoded response.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NormMessage {
+    /// Full RCODE: header low four bits plus the OPT extended bits.
+    pub rcode: u16,
+    /// Opcode from the header.
+    pub opcode: u8,
+    /// The flags QR AA TC RD RA AD CD that are set, in that order.
+    pub flags: Vec<&'static str>,
+    /// The question section, qname case as sent back.
+    pub question: Vec<String>,
+    /// OPT: `None` when absent, else version and DO bit.
+    pub opt: Option<(u8, bool)>,
+    /// The answer section as a sorted set; empty when TC is set.
+    pub answer: BTreeSet<String>,
+    /// The authority section as a sorted set; empty when TC is set.
+    pub authority: BTreeSet<String>,
+}
+
+/// Decode and normalise `wire`, the response to a query with id `id`.
+///
+/// The rules, and why:
+/// - RCODE includes the extended bits from OPT, so BADVERS is seen as 16.
+/// - Flags QR, AA, TC, RD, RA, AD, CD are compared; Z is not (must be 0).
+/// - The question is compared as sent back, case included: RFC 1035 has
+///   the server copy it, and resolvers using 0x20 case randomisation check it.
+/// - Answer and authority are compared as sets, because RRset order and
+///   record order within an RRset are not significant (servers may rotate).
+///   Owners are lowercased (compression makes their case depend on the
+///   qname's case); TTLs and RDATA are compared exactly.
+/// - The additional section (other than OPT) is left out: which glue and
+///   address records a server adds is implementation-defined (RFC 1034
+///   4.3.2 step 6 says "may"), and so is the OPT payload size.
+/// - With TC=1 only RCODE, flags, question and OPT are compared: a truncated
+///   response's partial content differs between implementations, and the
+///   client retries over TCP anyway.
+pub fn normalise(wire: &[u8], id: u16) -> Normalised {
+    if wire.len() < 12 {
+        return Normalised::Garbled(format!("{} octets, shorter than a header", wire.len()));
+    }
+    let got_id = u16::from_be_bytes([wire[0], wire[1]]);
+    if got_id != id {
+        return Normalised::Garbled(format!("id {got_id}, expected {id}"));
+    }
+    let hflags = u16::from_be_bytes([wire[2], wire[3]]);
+    let msg = match Message::from_vec(wire) {
+        Ok(m) => m,
+        Err(e) => return Normalised::Garbled(format!("undecodable ({e}): {}", hex(wire))),
+    };
+    let mut flags = Vec::new();
+    for (bit, name) in [
+        (0x8000, "qr"),
+        (0x0400, "aa"),
+        (0x0200, "tc"),
+        (0x0100, "rd"),
+        (0x0080, "ra"),
+        (0x0020, "ad"),
+        (0x0010, "cd"),
+    ] {
+        if hflags & bit != 0 {
+            flags.push(name);
+        }
+    }
+    let low = hflags & 0x000f;
+    let high = msg.edns.as_ref().map_or(0, |e| u16::from(e.rcode_high()));
+    let opt = msg.edns.as_ref().map(|e| (e.version(), e.flags().dnssec_ok));
+    let question = msg
+        .queries
+        .iter()
+        .map(|q| format!("{} {} {}", q.name(), q.query_class(), q.query_type()))
+        .collect();
+    let truncated = hflags & 0x0200 != 0;
+    let section = |records: &[Record]| -> BTreeSet<String> {
+        if truncated { BTreeSet::new() } else { records.iter().map(record_line).collect() }
+    };
+    Normalised::Message(Box::new(NormMessage {
+        rcode: (high << 4) | low,
+        opcode: ((hflags >> 11) & 0x0f) as u8,
+        flags,
+        question,
+        opt,
+        answer: section(&msg.answers),
+        authority: section(&msg.authorities),
+    }))
+}
+
+/// One record in presentation form with the owner lowercased.
+fn record_line(r: &Record) -> String {
+    format!(
+        "{} {} {} {} {}",
+        r.name.to_lowercase(),
+        r.ttl,
+        r.dns_class,
+        r.record_type(),
+        r.data
+    )
+}
+
+/// Lowercase hex of `bytes`, for undecodable responses.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The name of an RCODE value.
+pub fn rcode_name(rcode: u16) -> String {
+    match rcode {
+        0 => "NOERROR".into(),
+        1 => "FORMERR".into(),
+        2 => "SERVFAIL".into(),
+        3 => "NXDOMAIN".into(),
+        4 => "NOTIMP".into(),
+        5 => "REFUSED".into(),
+        9 => "NOTAUTH".into(),
+        16 => "BADVERS".into(),
+        n => format!("RCODE{n}"),
+    }
+}
+
+impl fmt::Display for Normalised {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Normalised::NoResponse => writeln!(f, "    (no response)"),
+            Normalised::Garbled(why) => writeln!(f, "    (garbled: {why})"),
+            Normalised::Message(m) => {
+                writeln!(
+                    f,
+                    "    {} opcode {} flags [{}] opt {}",
+                    rcode_name(m.rcode),
+                    m.opcode,
+                    m.flags.join(" "),
+                    match m.opt {
+                        None => "none".to_string(),
+                        Some((v, d)) => format!("v{v}{}", if d { " do" } else { "" }),
+                    }
+                )?;
+                for q in &m.question {
+                    writeln!(f, "    question:  {q}")?;
+                }
+                for r in &m.answer {
+                    writeln!(f, "    answer:    {r}")?;
+                }
+                for r in &m.authority {
+                    writeln!(f, "    authority: {r}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Normalised {
+    /// A one-line category for summaries: RCODE, flags and section sizes.
+    pub fn shape(&self) -> String {
+        match self {
+            Normalised::NoResponse => "no-response".into(),
+            Normalised::Garbled(_) => "garbled".into(),
+            Normalised::Message(m) => format!(
+                "{} [{}] an={} ns={}",
+                rcode_name(m.rcode),
+                m.flags.join(" "),
+                m.answer.len(),
+                m.authority.len()
+            ),
+        }
+    }
+
+    /// Where `self` and `other` differ, in words (the first difference
+    /// found), for grouping disagreements into categories.
+    pub fn difference(&self, other: &Normalised) -> String {
+        match (self, other) {
+            (Normalised::Message(a), Normalised::Message(b)) => {
+                if a.rcode != b.rcode {
+                    format!("rcode {} vs {}", rcode_name(a.rcode), rcode_name(b.rcode))
+                } else if a.flags != b.flags {
+                    format!("flags [{}] vs [{}]", a.flags.join(" "), b.flags.join(" "))
+                } else if a.question != b.question {
+                    "question".into()
+                } else if a.opt != b.opt {
+                    format!("opt {:?} vs {:?}", a.opt, b.opt)
+                } else if a.answer != b.answer {
+                    format!("answer ({} vs {} records)", a.answer.len(), b.answer.len())
+                } else if a.authority != b.authority {
+                    format!("authority ({} vs {} records)", a.authority.len(), b.authority.len())
+                } else {
+                    "equal".into()
+                }
+            }
+            _ => format!("{} vs {}", self.shape(), other.shape()),
+        }
+    }
+}
