@@ -58,7 +58,10 @@ pub mod qtype {
 
     /// The mnemonic of `t`, or `TYPEn`.
     pub fn name(t: u16) -> String {
-        hickory_proto::rr::RecordType::from(t).to_string()
+        match hickory_proto::rr::RecordType::from(t) {
+            hickory_proto::rr::RecordType::Unknown(_) => format!("TYPE{t}"),
+            known => known.to_string(),
+        }
     }
 }
 
@@ -277,16 +280,39 @@ pub fn normalise(wire: &[u8], id: u16) -> Normalised {
     }))
 }
 
-/// One record in presentation form with the owner lowercased.
+/// One record in presentation form with the owner and the domain names in
+/// the RDATA lowercased.
 fn record_line(r: &Record) -> String {
-    format!(
-        "{} {} {} {} {}",
-        r.name.to_lowercase(),
-        r.ttl,
-        r.dns_class,
-        r.record_type(),
-        r.data
-    )
+    let rtype = r.record_type();
+    let rdata = lowercase_rdata_names(&qtype::name(rtype.into()), &r.data.to_string());
+    format!("{} {} {} {} {rdata}", r.name.to_lowercase(), r.ttl, r.dns_class, qtype::name(rtype.into()))
+}
+
+/// `rdata` (presentation form) with the domain names it holds lowercased.
+///
+/// Names in RDATA compare case-insensitively (RFC 4343), and their case on
+/// the wire depends on compression: a server that compresses a target
+/// against the qname sends the qname's case, one that does not sends the
+/// zone file's. So the case of names is not compared; the case of text
+/// (TXT, HINFO, CAA values) is.
+fn lowercase_rdata_names(rtype: &str, rdata: &str) -> String {
+    let positions: &[usize] = match rtype {
+        "NS" | "CNAME" | "PTR" | "DNAME" => &[0],
+        "MX" => &[1],
+        "SRV" => &[3],
+        "SOA" | "RP" => &[0, 1],
+        "NAPTR" => &[5],
+        _ => &[],
+    };
+    if positions.is_empty() {
+        return rdata.to_string();
+    }
+    rdata
+        .split(' ')
+        .enumerate()
+        .map(|(i, t)| if positions.contains(&i) { t.to_ascii_lowercase() } else { t.to_string() })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Lowercase hex of `bytes`, for undecodable responses.
