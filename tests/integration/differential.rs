@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use hickory_proto::rr::Name;
 
-use crate::dnsmsg::{EdnsSpec, Normalised, Proto, QuerySpec, normalise, qtype};
+use crate::dnsmsg::{EdnsSpec, NormMessage, Normalised, Proto, QuerySpec, normalise, qtype};
 use crate::peers::{Client, Server, bundle_zones, edns};
 
 /// The bundle every server serves.
@@ -46,6 +46,8 @@ struct ZoneFacts {
     origins: Vec<Name>,
     /// Owner name (as written, case kept) to the type mnemonics at it.
     owners: BTreeMap<Name, BTreeSet<String>>,
+    /// Owner name to its number of records, to find the large RRsets.
+    records: BTreeMap<Name, usize>,
 }
 
 /// Read the owner names and types of every zone of `dir`. This is a small
@@ -91,6 +93,7 @@ fn read_zone_facts(dir: &Path) -> ZoneFacts {
                 .unwrap_or_default()
                 .to_ascii_uppercase();
             facts.owners.entry(last_owner.clone()).or_default().insert(rtype);
+            *facts.records.entry(last_owner.clone()).or_default() += 1;
         }
     }
     facts
@@ -371,6 +374,23 @@ fn build_queries(facts: &ZoneFacts) -> Vec<QuerySpec> {
         q.proto = Proto::Tcp;
         queries.push(q);
     }
+    // Truncation: the names with large RRsets, with buffer sizes around and
+    // under 512 (EDNS sizes below 512 mean 512, RFC 6891 6.2.5).
+    let large = facts.records.iter().filter(|&(_, &n)| n >= 8).map(|(name, _)| name);
+    for name in large {
+        for t in [qtype::A, qtype::AAAA, qtype::TXT, qtype::ANY, qtype::NS] {
+            for bufsize in [None, Some(0), Some(100), Some(511), Some(512), Some(700), Some(1232)] {
+                for do_bit in [false, true] {
+                    if bufsize.is_none() && do_bit {
+                        continue;
+                    }
+                    let mut q = QuerySpec::new(name.clone(), t);
+                    q.edns = bufsize.and_then(|b| edns(b, do_bit));
+                    queries.push(q);
+                }
+            }
+        }
+    }
     for name in owners.iter().step_by(7) {
         let mut q = QuerySpec::new(name.clone(), qtype::A);
         q.edns = Some(EdnsSpec { bufsize: 1232, do_bit: false, version: 1 });
@@ -409,7 +429,7 @@ fn run_all(server: &Server, queries: &[QuerySpec]) -> Vec<Normalised> {
 
 /// Start the given servers, query them all in parallel, and return the
 /// query list and each server's answers in the same order.
-fn ask_everyone(servers: &[&Server]) -> (Vec<QuerySpec>, Vec<Vec<Normalised>>) {
+fn ask_everyone(servers: &[&Server]) -> (ZoneFacts, Vec<QuerySpec>, Vec<Vec<Normalised>>) {
     let facts = read_zone_facts(&bundle_dir());
     let queries = build_queries(&facts);
     let answers = std::thread::scope(|s| {
@@ -417,7 +437,34 @@ fn ask_everyone(servers: &[&Server]) -> (Vec<QuerySpec>, Vec<Vec<Normalised>>) {
             servers.iter().map(|srv| s.spawn(|| run_all(srv, &queries))).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    (queries, answers)
+    (facts, queries, answers)
+}
+
+/// How the answers spread over RCODEs, truncation and non-empty sections,
+/// to show what the query set exercises.
+fn coverage(answers: &[Normalised]) -> String {
+    let mut shapes: BTreeMap<String, usize> = BTreeMap::new();
+    for a in answers {
+        let key = match a {
+            Normalised::Message(m) => {
+                let mut key = crate::dnsmsg::rcode_name(m.rcode);
+                if m.flags.contains(&"tc") {
+                    key.push_str(" truncated");
+                } else if !m.flags.contains(&"aa") {
+                    key.push_str(" not-authoritative");
+                } else if m.answer.is_empty() {
+                    key.push_str(" aa empty-answer");
+                } else {
+                    key.push_str(" aa answer");
+                }
+                key
+            }
+            other => other.shape(),
+        };
+        *shapes.entry(key).or_default() += 1;
+    }
+    let parts: Vec<String> = shapes.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    format!("knot's answers: {}", parts.join(", "))
 }
 
 /// Where the report files go: `target/tmp/<file>`.
@@ -427,11 +474,16 @@ fn report_path(file: &str) -> PathBuf {
 
 /// Group the queries Knot and NSD disagree on by what differs; write the
 /// full list to a file and return a summary for stdout.
-fn peer_disagreements(queries: &[QuerySpec], knot: &[Normalised], nsd: &[Normalised]) -> String {
+fn peer_disagreements(
+    facts: &ZoneFacts,
+    queries: &[QuerySpec],
+    knot: &[Normalised],
+    nsd: &[Normalised],
+) -> String {
     let mut categories: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, (k, n)) in knot.iter().zip(nsd).enumerate() {
         if k != n {
-            let key = format!("{}: {}", qtype::name(queries[i].qtype), k.difference(n));
+            let key = categorise(facts, &queries[i], k, n);
             categories.entry(key).or_default().push(i);
         }
     }
@@ -460,6 +512,46 @@ fn peer_disagreements(queries: &[QuerySpec], knot: &[Normalised], nsd: &[Normali
     summary
 }
 
+/// A category for a disagreement between Knot (`k`) and NSD (`n`): the
+/// known kinds by name, anything else by qtype and first difference.
+fn categorise(facts: &ZoneFacts, q: &QuerySpec, k: &Normalised, n: &Normalised) -> String {
+    let zone = facts
+        .origins
+        .iter()
+        .filter(|o| o.zone_of(&q.name))
+        .max_by_key(|o| o.num_labels());
+    if let (Normalised::Message(a), Normalised::Message(b), Some(zone)) = (k, n, zone) {
+        let leaves = |m: &NormMessage| {
+            m.answer.iter().chain(&m.authority).any(|line| {
+                let owner = line.split(' ').next().unwrap_or_default();
+                parse_name(owner, &Name::root()).is_ok_and(|o| !zone.zone_of(&o))
+            })
+        };
+        match (leaves(a), leaves(b)) {
+            (false, true) => {
+                return "nsd follows the CNAME/DNAME chain into another zone it serves, knot \
+                        stops at the zone's edge"
+                    .into();
+            }
+            (true, false) => return "knot follows the chain into another zone, nsd does not".into(),
+            _ => {}
+        }
+        if q.qtype == qtype::ANY && a.rcode == b.rcode && a.answer != b.answer {
+            let rrset_types = |m: &NormMessage| -> String {
+                let types: BTreeSet<&str> =
+                    m.answer.iter().filter_map(|l| l.split(' ').nth(3)).collect();
+                types.into_iter().collect::<Vec<_>>().join("+")
+            };
+            return format!(
+                "ANY (RFC 8482): a different RRset chosen (knot {}, nsd {})",
+                rrset_types(a),
+                rrset_types(b)
+            );
+        }
+    }
+    format!("{}: {}", qtype::name(q.qtype), k.difference(n))
+}
+
 /// Knot DNS and NSD both answer every query of the set with a decodable
 /// response. Where they differ is printed by category (and written to
 /// `target/tmp/differential-knot-vs-nsd.txt`): that is what the RFCs leave
@@ -469,9 +561,10 @@ fn knot_and_nsd_answer_the_query_set() {
     let started = Instant::now();
     let knot = Server::knot(&bundle_dir());
     let nsd = Server::nsd(&bundle_dir());
-    let (queries, answers) = ask_everyone(&[&knot, &nsd]);
+    let (facts, queries, answers) = ask_everyone(&[&knot, &nsd]);
     assert!(queries.len() >= 1000, "only {} queries generated", queries.len());
-    println!("{}", peer_disagreements(&queries, &answers[0], &answers[1]));
+    println!("{}", coverage(&answers[0]));
+    println!("{}", peer_disagreements(&facts, &queries, &answers[0], &answers[1]));
     println!("{} queries to 2 servers in {:.1?}", queries.len(), started.elapsed());
     for (server, results) in [(&knot, &answers[0]), (&nsd, &answers[1])] {
         let bad: Vec<String> = queries
@@ -499,7 +592,7 @@ fn stripedns_matches_knot_and_nsd() {
     let knot = Server::knot(&bundle_dir());
     let nsd = Server::nsd(&bundle_dir());
     let stripedns = Server::stripedns(&bundle_dir());
-    let (queries, answers) = ask_everyone(&[&knot, &nsd, &stripedns]);
+    let (_, queries, answers) = ask_everyone(&[&knot, &nsd, &stripedns]);
     let (k, n, s) = (&answers[0], &answers[1], &answers[2]);
 
     let mut mismatches = Vec::new();
