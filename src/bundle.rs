@@ -323,8 +323,13 @@ fn origin_from_stem(stem: &str) -> Result<String, String> {
         if label.len() > 63 {
             return Err(format!("label `{label}` is longer than 63 octets"));
         }
-        if label.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
-            return Err(format!("label `{label}` holds white space or control characters"));
+        if label
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
+            return Err(format!(
+                "label `{label}` holds white space or control characters"
+            ));
         }
         wire_len += label.len() + 1;
     }

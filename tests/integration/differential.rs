@@ -80,8 +80,9 @@ fn read_zone_facts(dir: &Path) -> ZoneFacts {
                 last_owner = if tokens[0] == "@" {
                     current_origin.clone()
                 } else {
-                    parse_name(&tokens[0], &current_origin)
-                        .unwrap_or_else(|e| panic!("{}: owner {}: {e}", zone.path.display(), tokens[0]))
+                    parse_name(&tokens[0], &current_origin).unwrap_or_else(|e| {
+                        panic!("{}: owner {}: {e}", zone.path.display(), tokens[0])
+                    })
                 };
                 rest = &rest[1..];
             }
@@ -92,7 +93,11 @@ fn read_zone_facts(dir: &Path) -> ZoneFacts {
                 .cloned()
                 .unwrap_or_default()
                 .to_ascii_uppercase();
-            facts.owners.entry(last_owner.clone()).or_default().insert(rtype);
+            facts
+                .owners
+                .entry(last_owner.clone())
+                .or_default()
+                .insert(rtype);
             *facts.records.entry(last_owner.clone()).or_default() += 1;
         }
     }
@@ -151,14 +156,18 @@ fn parse_name(text: &str, origin: &Name) -> Result<Name, String> {
     while i < bytes.len() {
         match bytes[i] {
             b'\\' => {
-                let digits = bytes.get(i + 1..i + 4).filter(|d| d.iter().all(u8::is_ascii_digit));
+                let digits = bytes
+                    .get(i + 1..i + 4)
+                    .filter(|d| d.iter().all(u8::is_ascii_digit));
                 if let Some(d) = digits {
                     let value = std::str::from_utf8(d).unwrap().parse::<u16>().unwrap();
                     let octet = u8::try_from(value).map_err(|_| format!("{text}: bad escape"))?;
                     labels.last_mut().unwrap().push(octet);
                     i += 4;
                 } else {
-                    let c = *bytes.get(i + 1).ok_or_else(|| format!("{text}: trailing \\"))?;
+                    let c = *bytes
+                        .get(i + 1)
+                        .ok_or_else(|| format!("{text}: trailing \\"))?;
                     labels.last_mut().unwrap().push(c);
                     i += 2;
                 }
@@ -185,7 +194,11 @@ fn parse_name(text: &str, origin: &Name) -> Result<Name, String> {
     }
     let mut name = Name::from_labels(labels).map_err(|e| format!("{text}: {e}"))?;
     name.set_fqdn(true);
-    if absolute { Ok(name) } else { name.append_domain(origin).map_err(|e| e.to_string()) }
+    if absolute {
+        Ok(name)
+    } else {
+        name.append_domain(origin).map_err(|e| e.to_string())
+    }
 }
 
 /// `label` (one or more labels, presentation form) prepended to `name`.
@@ -214,7 +227,13 @@ fn mixed_case(name: &Name, rng: &mut Rng) -> Name {
         .map(|label| {
             label
                 .iter()
-                .map(|&b| if rng.next() & 1 == 1 { b.to_ascii_uppercase() } else { b.to_ascii_lowercase() })
+                .map(|&b| {
+                    if rng.next() & 1 == 1 {
+                        b.to_ascii_uppercase()
+                    } else {
+                        b.to_ascii_lowercase()
+                    }
+                })
                 .collect()
         })
         .collect();
@@ -247,8 +266,16 @@ const OWNER_TYPES: &[u16] = &[
 ];
 
 /// The types asked for derived names (nonexistent, synthesised, below cuts).
-const DERIVED_TYPES: &[u16] =
-    &[qtype::A, qtype::AAAA, qtype::TXT, qtype::MX, qtype::CNAME, qtype::NS, qtype::DS, qtype::ANY];
+const DERIVED_TYPES: &[u16] = &[
+    qtype::A,
+    qtype::AAAA,
+    qtype::TXT,
+    qtype::MX,
+    qtype::CNAME,
+    qtype::NS,
+    qtype::DS,
+    qtype::ANY,
+];
 
 /// The transport and EDNS variants each name is asked with (for a few
 /// types): plain, DO, small and large buffers, buffer sizes under 512 (which
@@ -348,7 +375,11 @@ fn build_queries(facts: &ZoneFacts) -> Vec<QuerySpec> {
     }
     // Transport and EDNS variants for a few types on every owner and a
     // sample of the derived names.
-    let sample: Vec<&Name> = owners.iter().chain(&ents).chain(derived.iter().step_by(3)).collect();
+    let sample: Vec<&Name> = owners
+        .iter()
+        .chain(&ents)
+        .chain(derived.iter().step_by(3))
+        .collect();
     for name in &sample {
         for (i, (proto, e)) in variants().into_iter().enumerate() {
             let types: &[u16] = match i % 3 {
@@ -366,7 +397,10 @@ fn build_queries(facts: &ZoneFacts) -> Vec<QuerySpec> {
     }
     // Mixed-case qnames, RD and CD set, BADVERS, CHAOS-free.
     for (i, name) in sample.iter().enumerate() {
-        let mut q = QuerySpec::new(mixed_case(name, &mut rng), [qtype::A, qtype::MX, qtype::TXT][i % 3]);
+        let mut q = QuerySpec::new(
+            mixed_case(name, &mut rng),
+            [qtype::A, qtype::MX, qtype::TXT][i % 3],
+        );
         q.rd = i % 2 == 0;
         q.cd = i % 5 == 0;
         queries.push(q);
@@ -376,10 +410,22 @@ fn build_queries(facts: &ZoneFacts) -> Vec<QuerySpec> {
     }
     // Truncation: the names with large RRsets, with buffer sizes around and
     // under 512 (EDNS sizes below 512 mean 512, RFC 6891 6.2.5).
-    let large = facts.records.iter().filter(|&(_, &n)| n >= 8).map(|(name, _)| name);
+    let large = facts
+        .records
+        .iter()
+        .filter(|&(_, &n)| n >= 8)
+        .map(|(name, _)| name);
     for name in large {
         for t in [qtype::A, qtype::AAAA, qtype::TXT, qtype::ANY, qtype::NS] {
-            for bufsize in [None, Some(0), Some(100), Some(511), Some(512), Some(700), Some(1232)] {
+            for bufsize in [
+                None,
+                Some(0),
+                Some(100),
+                Some(511),
+                Some(512),
+                Some(700),
+                Some(1232),
+            ] {
                 for do_bit in [false, true] {
                     if bufsize.is_none() && do_bit {
                         continue;
@@ -393,7 +439,11 @@ fn build_queries(facts: &ZoneFacts) -> Vec<QuerySpec> {
     }
     for name in owners.iter().step_by(7) {
         let mut q = QuerySpec::new(name.clone(), qtype::A);
-        q.edns = Some(EdnsSpec { bufsize: 1232, do_bit: false, version: 1 });
+        q.edns = Some(EdnsSpec {
+            bufsize: 1232,
+            do_bit: false,
+            version: 1,
+        });
         queries.push(q);
     }
     queries
@@ -433,8 +483,10 @@ fn ask_everyone(servers: &[&Server]) -> (ZoneFacts, Vec<QuerySpec>, Vec<Vec<Norm
     let facts = read_zone_facts(&bundle_dir());
     let queries = build_queries(&facts);
     let answers = std::thread::scope(|s| {
-        let handles: Vec<_> =
-            servers.iter().map(|srv| s.spawn(|| run_all(srv, &queries))).collect();
+        let handles: Vec<_> = servers
+            .iter()
+            .map(|srv| s.spawn(|| run_all(srv, &queries)))
+            .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     (facts, queries, answers)
@@ -500,10 +552,19 @@ fn peer_disagreements(
     sorted.sort_by_key(|(k, v)| (std::cmp::Reverse(v.len()), (*k).clone()));
     for (key, idx) in sorted {
         let first = idx[0];
-        let _ = writeln!(summary, "  {:5}  {key}   e.g. {}", idx.len(), queries[first]);
+        let _ = writeln!(
+            summary,
+            "  {:5}  {key}   e.g. {}",
+            idx.len(),
+            queries[first]
+        );
         let _ = writeln!(full, "\n=== {} x {key}", idx.len());
         for &i in idx {
-            let _ = write!(full, "\n{}\n  knot:\n{}  nsd:\n{}", queries[i], knot[i], nsd[i]);
+            let _ = write!(
+                full,
+                "\n{}\n  knot:\n{}  nsd:\n{}",
+                queries[i], knot[i], nsd[i]
+            );
         }
     }
     let path = report_path("differential-knot-vs-nsd.txt");
@@ -533,13 +594,18 @@ fn categorise(facts: &ZoneFacts, q: &QuerySpec, k: &Normalised, n: &Normalised) 
                         stops at the zone's edge"
                     .into();
             }
-            (true, false) => return "knot follows the chain into another zone, nsd does not".into(),
+            (true, false) => {
+                return "knot follows the chain into another zone, nsd does not".into();
+            }
             _ => {}
         }
         if q.qtype == qtype::ANY && a.rcode == b.rcode && a.answer != b.answer {
             let rrset_types = |m: &NormMessage| -> String {
-                let types: BTreeSet<&str> =
-                    m.answer.iter().filter_map(|l| l.split(' ').nth(3)).collect();
+                let types: BTreeSet<&str> = m
+                    .answer
+                    .iter()
+                    .filter_map(|l| l.split(' ').nth(3))
+                    .collect();
                 types.into_iter().collect::<Vec<_>>().join("+")
             };
             return format!(
@@ -562,10 +628,21 @@ fn knot_and_nsd_answer_the_query_set() {
     let knot = Server::knot(&bundle_dir());
     let nsd = Server::nsd(&bundle_dir());
     let (facts, queries, answers) = ask_everyone(&[&knot, &nsd]);
-    assert!(queries.len() >= 1000, "only {} queries generated", queries.len());
+    assert!(
+        queries.len() >= 1000,
+        "only {} queries generated",
+        queries.len()
+    );
     println!("{}", coverage(&answers[0]));
-    println!("{}", peer_disagreements(&facts, &queries, &answers[0], &answers[1]));
-    println!("{} queries to 2 servers in {:.1?}", queries.len(), started.elapsed());
+    println!(
+        "{}",
+        peer_disagreements(&facts, &queries, &answers[0], &answers[1])
+    );
+    println!(
+        "{} queries to 2 servers in {:.1?}",
+        queries.len(),
+        started.elapsed()
+    );
     for (server, results) in [(&knot, &answers[0]), (&nsd, &answers[1])] {
         let bad: Vec<String> = queries
             .iter()
@@ -602,7 +679,11 @@ fn stripedns_matches_knot_and_nsd() {
         agree += usize::from(peers_agree);
         let ok = s[i] == k[i] || s[i] == n[i];
         if !ok {
-            let expect = if peers_agree { "knot and nsd agree" } else { "knot and nsd differ" };
+            let expect = if peers_agree {
+                "knot and nsd agree"
+            } else {
+                "knot and nsd differ"
+            };
             mismatches.push(format!(
                 "#{i} {} ({expect})\n  knot:\n{}  nsd:\n{}  stripedns:\n{}",
                 queries[i], k[i], n[i], s[i]

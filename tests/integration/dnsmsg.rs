@@ -113,7 +113,11 @@ impl QuerySpec {
             qclass: 1,
             rd: false,
             cd: false,
-            edns: Some(EdnsSpec { bufsize: 1232, do_bit: false, version: 0 }),
+            edns: Some(EdnsSpec {
+                bufsize: 1232,
+                do_bit: false,
+                version: 0,
+            }),
             proto: Proto::Udp,
         }
     }
@@ -163,7 +167,15 @@ impl fmt::Display for QuerySpec {
             c => format!("CLASS{c}"),
         };
         write!(f, "{} {} {}", self.name, class, qtype::name(self.qtype))?;
-        write!(f, " {}", if self.proto == Proto::Udp { "udp" } else { "tcp" })?;
+        write!(
+            f,
+            " {}",
+            if self.proto == Proto::Udp {
+                "udp"
+            } else {
+                "tcp"
+            }
+        )?;
         match self.edns {
             None => write!(f, " noedns")?,
             Some(e) => {
@@ -259,7 +271,10 @@ pub fn normalise(wire: &[u8], id: u16) -> Normalised {
     }
     let low = hflags & 0x000f;
     let high = msg.edns.as_ref().map_or(0, |e| u16::from(e.rcode_high()));
-    let opt = msg.edns.as_ref().map(|e| (e.version(), e.flags().dnssec_ok));
+    let opt = msg
+        .edns
+        .as_ref()
+        .map(|e| (e.version(), e.flags().dnssec_ok));
     let question = msg
         .queries
         .iter()
@@ -267,7 +282,11 @@ pub fn normalise(wire: &[u8], id: u16) -> Normalised {
         .collect();
     let truncated = hflags & 0x0200 != 0;
     let section = |records: &[Record]| -> BTreeSet<String> {
-        if truncated { BTreeSet::new() } else { records.iter().map(record_line).collect() }
+        if truncated {
+            BTreeSet::new()
+        } else {
+            records.iter().map(record_line).collect()
+        }
     };
     Normalised::Message(Box::new(NormMessage {
         rcode: (high << 4) | low,
@@ -285,7 +304,13 @@ pub fn normalise(wire: &[u8], id: u16) -> Normalised {
 fn record_line(r: &Record) -> String {
     let rtype = r.record_type();
     let rdata = lowercase_rdata_names(&qtype::name(rtype.into()), &r.data.to_string());
-    format!("{} {} {} {} {rdata}", r.name.to_lowercase(), r.ttl, r.dns_class, qtype::name(rtype.into()))
+    format!(
+        "{} {} {} {} {rdata}",
+        r.name.to_lowercase(),
+        r.ttl,
+        r.dns_class,
+        qtype::name(rtype.into())
+    )
 }
 
 /// `rdata` (presentation form) with the domain names it holds lowercased.
@@ -310,7 +335,13 @@ fn lowercase_rdata_names(rtype: &str, rdata: &str) -> String {
     rdata
         .split(' ')
         .enumerate()
-        .map(|(i, t)| if positions.contains(&i) { t.to_ascii_lowercase() } else { t.to_string() })
+        .map(|(i, t)| {
+            if positions.contains(&i) {
+                t.to_ascii_lowercase()
+            } else {
+                t.to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -399,7 +430,11 @@ impl Normalised {
                 } else if a.answer != b.answer {
                     format!("answer ({} vs {} records)", a.answer.len(), b.answer.len())
                 } else if a.authority != b.authority {
-                    format!("authority ({} vs {} records)", a.authority.len(), b.authority.len())
+                    format!(
+                        "authority ({} vs {} records)",
+                        a.authority.len(),
+                        b.authority.len()
+                    )
                 } else {
                     "equal".into()
                 }

@@ -72,7 +72,10 @@ pub fn bundle_zones(dir: &Path) -> Vec<ZoneEntry> {
             let path = entry.ok()?.path();
             let file = path.file_name()?.to_str()?.to_string();
             let stem = file.strip_suffix(".zone")?;
-            Some(ZoneEntry { origin: format!("{stem}."), path })
+            Some(ZoneEntry {
+                origin: format!("{stem}."),
+                path,
+            })
         })
         .collect();
     zones.sort_by(|a, b| a.origin.cmp(&b.origin));
@@ -130,7 +133,7 @@ impl Server {
         let ip = unique_loopback();
         let port = free_port(ip).map_err(|e| format!("no free port on {ip}: {e}"))?;
         let addr = SocketAddr::from((ip, port));
-        let dir = scratch_dir(kind);
+        let dir = scratch_dir(kind.name());
         let log = dir.join("server.log");
         let mut cmd = match kind {
             Kind::Knot => {
@@ -166,7 +169,12 @@ impl Server {
             .stderr(errfile)
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", kind.name()))?;
-        let mut server = Server { kind, addr, child, dir };
+        let mut server = Server {
+            kind,
+            addr,
+            child,
+            dir,
+        };
         match server.wait_ready(zones) {
             Ok(()) => Ok(server),
             Err(why) => {
@@ -188,7 +196,9 @@ impl Server {
             }
             if Instant::now() > deadline {
                 let left: Vec<&str> = pending.iter().map(|z| z.origin.as_str()).collect();
-                return Err(format!("not ready after {START_DEADLINE:?} (waiting for {left:?})"));
+                return Err(format!(
+                    "not ready after {START_DEADLINE:?} (waiting for {left:?})"
+                ));
             }
             pending.retain(|z| !zone_ready(&client, self.addr, &z.origin));
             if pending.is_empty()
@@ -244,13 +254,18 @@ fn zone_ready(client: &Client, addr: SocketAddr, origin: &str) -> bool {
 
 /// A loopback address unique to this process: 127.x.y.z from the pid.
 /// Linux routes all of 127.0.0.0/8 to the loopback interface.
-fn unique_loopback() -> Ipv4Addr {
+pub fn unique_loopback() -> Ipv4Addr {
     let pid = std::process::id();
-    Ipv4Addr::new(127, 64 + ((pid >> 16) & 0x3f) as u8, (pid >> 8) as u8, pid as u8)
+    Ipv4Addr::new(
+        127,
+        64 + ((pid >> 16) & 0x3f) as u8,
+        (pid >> 8) as u8,
+        pid as u8,
+    )
 }
 
 /// A port free for both UDP and TCP on `ip` right now.
-fn free_port(ip: Ipv4Addr) -> io::Result<u16> {
+pub fn free_port(ip: Ipv4Addr) -> io::Result<u16> {
     for _ in 0..20 {
         let udp = UdpSocket::bind((ip, 0))?;
         let port = udp.local_addr()?.port();
@@ -258,15 +273,19 @@ fn free_port(ip: Ipv4Addr) -> io::Result<u16> {
             return Ok(port);
         }
     }
-    Err(io::Error::new(io::ErrorKind::AddrInUse, "no port free for both UDP and TCP"))
+    Err(io::Error::new(
+        io::ErrorKind::AddrInUse,
+        "no port free for both UDP and TCP",
+    ))
 }
 
-/// A fresh scratch directory under Cargo's target tmpdir.
-fn scratch_dir(kind: Kind) -> PathBuf {
+/// A fresh scratch directory under Cargo's target tmpdir, unique to this
+/// process and call; `label` says what it is for.
+pub fn scratch_dir(label: &str) -> PathBuf {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("peer-{}-{}-{n}", kind.name(), std::process::id()));
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{label}-{}-{n}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     dir
@@ -280,8 +299,11 @@ fn write_file(path: &Path, text: &str) {
 /// `name` from PATH or the sbin directories (which a non-root PATH lacks).
 fn find_program(name: &str) -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs = std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin", "/usr/local/sbin"].iter().map(PathBuf::from));
+    let dirs = std::env::split_paths(&path).chain(
+        ["/usr/sbin", "/sbin", "/usr/local/sbin"]
+            .iter()
+            .map(PathBuf::from),
+    );
     for dir in dirs {
         let candidate = dir.join(name);
         if candidate.is_file() {
@@ -293,7 +315,13 @@ fn find_program(name: &str) -> PathBuf {
 
 /// Quote `s` for a YAML (Knot) or nsd.conf double-quoted string.
 fn quoted(s: &Path) -> String {
-    format!("\"{}\"", s.display().to_string().replace('\\', "\\\\").replace('"', "\\\""))
+    format!(
+        "\"{}\"",
+        s.display()
+            .to_string()
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+    )
 }
 
 /// The Knot DNS configuration: one listener, scratch rundir and storage,
@@ -319,7 +347,12 @@ fn knot_conf(dir: &Path, addr: SocketAddr, zones: &[ZoneEntry]) -> String {
         quoted(&storage),
     );
     for z in zones {
-        let _ = writeln!(conf, "  - domain: \"{}\"\n    file: {}", z.origin, quoted(&z.path));
+        let _ = writeln!(
+            conf,
+            "  - domain: \"{}\"\n    file: {}",
+            z.origin,
+            quoted(&z.path)
+        );
     }
     conf
 }
@@ -347,7 +380,12 @@ fn nsd_conf(dir: &Path, addr: SocketAddr, bundle: &Path, zones: &[ZoneEntry]) ->
         quoted(&dir.join("zone.list")),
     );
     for z in zones {
-        let _ = write!(conf, "zone:\n    name: \"{}\"\n    zonefile: {}\n", z.origin, quoted(&z.path));
+        let _ = write!(
+            conf,
+            "zone:\n    name: \"{}\"\n    zonefile: {}\n",
+            z.origin,
+            quoted(&z.path)
+        );
     }
     conf
 }
@@ -362,7 +400,9 @@ pub struct Client {
 impl Client {
     /// A client with its own UDP socket on 127.0.0.1.
     pub fn new() -> io::Result<Client> {
-        Ok(Client { udp: UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))? })
+        Ok(Client {
+            udp: UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?,
+        })
     }
 
     /// Send `spec` to `addr` with id `id` over its transport; the response
@@ -370,9 +410,9 @@ impl Client {
     pub fn query(&self, addr: SocketAddr, spec: &QuerySpec, id: u16) -> Option<Vec<u8>> {
         let wire = spec.encode(id);
         match spec.proto {
-            Proto::Udp => (0..2).find_map(|_| {
-                self.exchange_once(addr, &wire, Duration::from_millis(1500))
-            }),
+            Proto::Udp => {
+                (0..2).find_map(|_| self.exchange_once(addr, &wire, Duration::from_millis(1500)))
+            }
             Proto::Tcp => tcp_exchange(addr, &wire, Duration::from_secs(3)).ok(),
         }
     }
@@ -385,7 +425,9 @@ impl Client {
         let mut buf = vec![0u8; 65535];
         loop {
             let left = deadline.checked_duration_since(Instant::now())?;
-            self.udp.set_read_timeout(Some(left.max(Duration::from_millis(1)))).ok()?;
+            self.udp
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+                .ok()?;
             match self.udp.recv_from(&mut buf) {
                 Ok((n, from)) if from == addr && n >= 2 && buf[..2] == wire[..2] => {
                     return Some(buf[..n].to_vec());
@@ -415,5 +457,9 @@ pub fn tcp_exchange(addr: SocketAddr, wire: &[u8], wait: Duration) -> io::Result
 
 /// EDNS with `bufsize` octets and the DO bit as given, version 0.
 pub fn edns(bufsize: u16, do_bit: bool) -> Option<EdnsSpec> {
-    Some(EdnsSpec { bufsize, do_bit, version: 0 })
+    Some(EdnsSpec {
+        bufsize,
+        do_bit,
+        version: 0,
+    })
 }
