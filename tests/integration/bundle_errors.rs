@@ -30,12 +30,36 @@ ns1     IN A    192.0.2.1
 www     IN A    192.0.2.80
 ";
 
-/// A scratch directory holding `bundle/` (returned) and room beside it for
-/// files outside the bundle.
-fn new_bundle() -> PathBuf {
-    let bundle = scratch_dir("bundle-errors").join("bundle");
-    fs::create_dir_all(&bundle).unwrap();
-    bundle
+/// A scratch directory holding the bundle directory `dir` and room beside
+/// it for files outside the bundle; removed on drop unless the test failed.
+struct TestBundle {
+    /// The scratch directory.
+    scratch: PathBuf,
+    /// The bundle directory, `scratch/bundle`.
+    dir: PathBuf,
+}
+
+impl Drop for TestBundle {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.scratch);
+        }
+    }
+}
+
+impl std::ops::Deref for TestBundle {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// A new, empty bundle directory.
+fn new_bundle() -> TestBundle {
+    let scratch = scratch_dir("bundle-errors");
+    let dir = scratch.join("bundle");
+    fs::create_dir_all(&dir).unwrap();
+    TestBundle { scratch, dir }
 }
 
 /// Write `text` to `dir/name`.
@@ -133,7 +157,8 @@ fn valid_bundle_passes_check() {
 
 #[test]
 fn missing_directory_is_named() {
-    let missing = new_bundle().join("no-such-bundle");
+    let bundle = new_bundle();
+    let missing = bundle.join("no-such-bundle");
     assert_refused(&missing, &["no-such-bundle"], &[]);
 }
 
