@@ -94,6 +94,8 @@ pub struct QuerySpec {
     pub qtype: u16,
     /// The qclass (1 = IN, 3 = CH).
     pub qclass: u16,
+    /// The opcode (0 = QUERY); others must get NOTIMP or a sensible error.
+    pub opcode: u8,
     /// The RD bit; an authoritative server copies it and never recurses.
     pub rd: bool,
     /// The CD bit, copied into the response.
@@ -111,6 +113,7 @@ impl QuerySpec {
             name,
             qtype,
             qclass: 1,
+            opcode: 0,
             rd: false,
             cd: false,
             edns: Some(EdnsSpec {
@@ -126,7 +129,7 @@ impl QuerySpec {
     pub fn encode(&self, id: u16) -> Vec<u8> {
         let mut out = Vec::with_capacity(64);
         out.extend_from_slice(&id.to_be_bytes());
-        let mut flags: u16 = 0; // QUERY opcode, QR clear.
+        let mut flags: u16 = u16::from(self.opcode & 0x0f) << 11; // QR clear.
         if self.rd {
             flags |= 0x0100;
         }
@@ -161,12 +164,13 @@ impl QuerySpec {
 
 impl fmt::Display for QuerySpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let class = match self.qclass {
-            1 => "IN".to_string(),
-            3 => "CH".to_string(),
-            c => format!("CLASS{c}"),
-        };
-        write!(f, "{} {} {}", self.name, class, qtype::name(self.qtype))?;
+        write!(
+            f,
+            "{} {} {}",
+            self.name,
+            class_name(self.qclass),
+            qtype::name(self.qtype)
+        )?;
         write!(
             f,
             " {}",
@@ -184,6 +188,9 @@ impl fmt::Display for QuerySpec {
                     write!(f, "+do")?;
                 }
             }
+        }
+        if self.opcode != 0 {
+            write!(f, " opcode{}", self.opcode)?;
         }
         if self.rd {
             write!(f, " +rd")?;
@@ -278,7 +285,10 @@ pub fn normalise(wire: &[u8], id: u16) -> Normalised {
     let question = msg
         .queries
         .iter()
-        .map(|q| format!("{} {} {}", q.name(), q.query_class(), q.query_type()))
+        .map(|q| {
+            let t = qtype::name(q.query_type().into());
+            format!("{} {} {t}", q.name(), class_name(q.query_class().into()))
+        })
         .collect();
     let truncated = hflags & 0x0200 != 0;
     let section = |records: &[Record]| -> BTreeSet<String> {
@@ -344,6 +354,18 @@ fn lowercase_rdata_names(rtype: &str, rdata: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The mnemonic of class `c`, or `CLASSn` (RFC 3597).
+pub fn class_name(c: u16) -> String {
+    match c {
+        1 => "IN".into(),
+        3 => "CH".into(),
+        4 => "HS".into(),
+        254 => "NONE".into(),
+        255 => "ANY".into(),
+        n => format!("CLASS{n}"),
+    }
 }
 
 /// Lowercase hex of `bytes`, for undecodable responses.
@@ -414,29 +436,56 @@ impl Normalised {
         }
     }
 
-    /// Where `self` and `other` differ, in words (the first difference
-    /// found), for grouping disagreements into categories.
+    /// Where `self` and `other` differ, in words (every compared part that
+    /// differs), for grouping disagreements into categories.
     pub fn difference(&self, other: &Normalised) -> String {
         match (self, other) {
             (Normalised::Message(a), Normalised::Message(b)) => {
+                let mut parts = Vec::new();
                 if a.rcode != b.rcode {
-                    format!("rcode {} vs {}", rcode_name(a.rcode), rcode_name(b.rcode))
-                } else if a.flags != b.flags {
-                    format!("flags [{}] vs [{}]", a.flags.join(" "), b.flags.join(" "))
-                } else if a.question != b.question {
-                    "question".into()
-                } else if a.opt != b.opt {
-                    format!("opt {:?} vs {:?}", a.opt, b.opt)
-                } else if a.answer != b.answer {
-                    format!("answer ({} vs {} records)", a.answer.len(), b.answer.len())
-                } else if a.authority != b.authority {
-                    format!(
+                    parts.push(format!(
+                        "rcode {} vs {}",
+                        rcode_name(a.rcode),
+                        rcode_name(b.rcode)
+                    ));
+                }
+                if a.flags != b.flags {
+                    parts.push(format!(
+                        "flags [{}] vs [{}]",
+                        a.flags.join(" "),
+                        b.flags.join(" ")
+                    ));
+                }
+                if a.question != b.question {
+                    parts.push(format!(
+                        "question ({} vs {})",
+                        a.question.len(),
+                        b.question.len()
+                    ));
+                }
+                if a.opt != b.opt {
+                    let show =
+                        |o: Option<(u8, bool)>| o.map_or("none".into(), |(v, _)| format!("v{v}"));
+                    parts.push(format!("opt {} vs {}", show(a.opt), show(b.opt)));
+                }
+                if a.answer != b.answer {
+                    parts.push(format!(
+                        "answer ({} vs {} records)",
+                        a.answer.len(),
+                        b.answer.len()
+                    ));
+                }
+                if a.authority != b.authority {
+                    parts.push(format!(
                         "authority ({} vs {} records)",
                         a.authority.len(),
                         b.authority.len()
-                    )
-                } else {
+                    ));
+                }
+                if parts.is_empty() {
                     "equal".into()
+                } else {
+                    parts.join(", ")
                 }
             }
             _ => format!("{} vs {}", self.shape(), other.shape()),
