@@ -411,7 +411,7 @@ impl Client {
         let wire = spec.encode(id);
         match spec.proto {
             Proto::Udp => {
-                (0..2).find_map(|_| self.exchange_once(addr, &wire, Duration::from_millis(1500)))
+                (0..2).find_map(|_| self.exchange_once(addr, &wire, Duration::from_millis(1000)))
             }
             Proto::Tcp => tcp_exchange(addr, &wire, Duration::from_secs(3)).ok(),
         }
