@@ -788,3 +788,42 @@ fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
+
+/// Regression tests of the zone reader.
+mod tests {
+    use super::*;
+
+    /// Escapes, `/` and relative names parse as the zone file means them.
+    #[test]
+    fn presentation_names_parse_without_idna() {
+        let origin = Name::from_ascii("2.0.192.in-addr.arpa.").unwrap();
+        let n = parse_name("64/26", &origin).unwrap();
+        assert_eq!(n.iter().next().unwrap(), b"64/26");
+        let n = parse_name("weird\\.dot", &Name::from_ascii("example.com.").unwrap()).unwrap();
+        assert_eq!(n.num_labels(), 3);
+        let n = parse_name("\\200high.example.com.", &Name::root()).unwrap();
+        assert_eq!(n.iter().next().unwrap(), b"\xc8high");
+        assert!(parse_name("a..b", &Name::root()).is_err());
+    }
+
+    /// Comments end at an unquoted, unescaped semicolon.
+    #[test]
+    fn tokenizer_keeps_escapes_and_quotes() {
+        let mut depth = 0;
+        let t = tokenize("semi\\;colon IN TXT \"a ; b\" ; comment (", &mut depth);
+        assert_eq!(t, ["semi\\;colon", "IN", "TXT", "\"a ; b\""]);
+        assert_eq!(depth, 0);
+    }
+
+    /// The query set is large and reaches every kind of answer.
+    #[test]
+    fn query_set_covers_the_zones() {
+        let facts = read_zone_facts(&bundle_dir());
+        let queries = build_queries(&facts);
+        assert!(queries.len() >= 1000, "{} queries", queries.len());
+        assert!(queries.iter().any(|q| q.proto == Proto::Tcp));
+        assert!(queries.iter().any(|q| q.edns.is_none()));
+        assert!(queries.iter().any(|q| q.edns.is_some_and(|e| e.do_bit)));
+        assert!(queries.iter().any(|q| q.name.to_ascii().contains("MiXeD")));
+    }
+}

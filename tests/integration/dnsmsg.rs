@@ -492,3 +492,64 @@ impl Normalised {
         }
     }
 }
+
+/// Regression tests of the encoder and normaliser themselves.
+mod tests {
+    use super::*;
+
+    /// A query written by hand decodes as the query that was asked for.
+    #[test]
+    fn encoded_query_decodes_as_asked() {
+        let mut q = QuerySpec::new(Name::from_ascii("WwW.Example.COM.").unwrap(), qtype::TXT);
+        q.rd = true;
+        q.cd = true;
+        q.opcode = 2;
+        q.edns = Some(EdnsSpec {
+            bufsize: 777,
+            do_bit: true,
+            version: 1,
+        });
+        let msg = Message::from_vec(&q.encode(0x1234)).unwrap();
+        assert_eq!(msg.metadata.id, 0x1234);
+        assert!(msg.metadata.recursion_desired && msg.metadata.checking_disabled);
+        assert_eq!(u8::from(msg.metadata.op_code), 2);
+        assert_eq!(msg.queries[0].name().to_string(), "WwW.Example.COM.");
+        let edns = msg.edns.unwrap();
+        assert_eq!(
+            (edns.max_payload(), edns.version(), edns.flags().dnssec_ok),
+            (777, 1, true)
+        );
+    }
+
+    /// Names inside RDATA lose their case; text keeps it.
+    #[test]
+    fn rdata_names_are_lowercased_but_not_text() {
+        assert_eq!(
+            lowercase_rdata_names("MX", "10 Mail.Example.COM."),
+            "10 mail.example.com."
+        );
+        assert_eq!(
+            lowercase_rdata_names("SRV", "1 2 3 Sip.Example.com."),
+            "1 2 3 sip.example.com."
+        );
+        assert_eq!(
+            lowercase_rdata_names("TXT", "\"Mixed Case\""),
+            "\"Mixed Case\""
+        );
+    }
+
+    /// Truncated responses compare by header and question only.
+    #[test]
+    fn truncated_response_drops_sections() {
+        // Header: id 7, QR AA TC, one question, one answer.
+        let mut wire = vec![0, 7, 0x86, 0x00, 0, 1, 0, 1, 0, 0, 0, 0];
+        wire.extend_from_slice(b"\x01a\x00\x00\x01\x00\x01");
+        wire.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
+        let Normalised::Message(m) = normalise(&wire, 7) else {
+            panic!("not decoded")
+        };
+        assert_eq!(m.flags, ["qr", "aa", "tc"]);
+        assert!(m.answer.is_empty());
+        assert_eq!(m.question, ["a. IN A"]);
+    }
+}
