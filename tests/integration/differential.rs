@@ -15,6 +15,14 @@
 //! reports where they differ; [`stripedns_matches_knot_and_nsd`] is the test
 //! of stripedns. Reports go to stdout (`--nocapture`) and, in full, to files
 //! under `target/tmp/`.
+//!
+//! ```text
+//! cargo test --test integration differential::knot_and_nsd -- --nocapture   # peers only
+//! cargo test --test integration differential::stripedns -- --nocapture      # stripedns
+//! ```
+//!
+//! The peers' configuration is in [`crate::peers`]; the zone set's comments
+//! say which answering rule each part of it exercises.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -676,6 +684,16 @@ fn knot_and_nsd_answer_the_query_set() {
         started.elapsed()
     );
     assert_peers_answered(&queries, &[(&knot, &answers[0]), (&nsd, &answers[1])]);
+    // The zone set is clean: Knot DNS's semantic checks and NSD's loader
+    // have nothing to say about it.
+    for server in [&knot, &nsd] {
+        let log = server.log();
+        assert!(
+            !log.contains("warning:") && !log.contains("error:"),
+            "{} complains about tests/zones/diff:\n{log}",
+            server.kind.name()
+        );
+    }
 }
 
 /// Every peer gave a decodable response to every query; otherwise the
