@@ -6,7 +6,7 @@
 # workspace (unit, integration, differential against Knot DNS and NSD, doc
 # tests), and the docs (warnings are errors). Prints the elapsed time.
 #
-# Missing Knot DNS or NSD (or a C compiler, or Rust itself) are installed
+# Missing Knot DNS or NSD (or a C compiler) are installed
 # when running as root on Debian (apt-get update once, non-interactive);
 # otherwise the script says what to install and exits 1. `dig` is not
 # needed: the tests speak DNS themselves.
@@ -27,10 +27,6 @@ packages=()
 have knotd || packages+=(knot)
 have nsd || packages+=(nsd)
 have cc || packages+=(gcc libc6-dev)
-if ! have cargo; then
-    have curl || packages+=(curl)
-    [ -e /etc/ssl/certs/ca-certificates.crt ] || packages+=(ca-certificates)
-fi
 
 if [ "${#packages[@]}" -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
@@ -56,15 +52,7 @@ if [ "${#packages[@]}" -gt 0 ]; then
     fi
 fi
 
-if ! have cargo; then
-    if [ "$(id -u)" -ne 0 ] && [ -z "${CI:-}" ]; then
-        die "cargo not found; install Rust with rustup (https://rustup.rs) and run again"
-    fi
-    say "installing Rust with rustup"
-    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
-        sh -s -- -y --profile minimal --component rustfmt,clippy </dev/null
-    export PATH="$HOME/.cargo/bin:$PATH"
-fi
+have cargo || die "cargo not found; install the Rust toolchain (rustup) and run again"
 if command -v rustup >/dev/null 2>&1; then
     cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
     cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
