@@ -1,1 +1,486 @@
 //! Sockets: UDP and TCP listeners that hand raw queries to an engine.
+//!
+//! This is the shared layer both stripes run, so it only moves bytes: every
+//! query goes to [`Engine::answer`] unchanged and whatever the engine wrote
+//! goes back. It holds no DNS knowledge beyond the two-octet TCP framing.
+//!
+//! # Design
+//!
+//! - **UDP**: for every listen address, one `SO_REUSEPORT` socket per worker
+//!   thread. Each thread runs [`udp_loop`]: receive, answer, send, reusing
+//!   the same two buffers, so a query costs no allocation. A short read
+//!   timeout lets the thread see shutdown. `udp_loop` is the one place that
+//!   touches datagrams, so batching (`recvmmsg`/`sendmmsg`) can replace it
+//!   without changing anything else.
+//! - **TCP** (RFC 7766, RFC 1035 4.2.2): one tokio task per listener accepts
+//!   connections while a [`Semaphore`] permit is available, and one task per
+//!   connection reads length-prefixed queries and answers them in order
+//!   (pipelined queries included). The engine is synchronous and fast, so it
+//!   is called inline. A whole message must arrive within the idle timeout,
+//!   which closes idle and slow-loris connections alike; a write that cannot
+//!   finish within the write timeout closes the connection too.
+//! - **Shutdown**: [`Server::run`] takes a future that resolves on
+//!   SIGTERM/SIGINT (see [`shutdown_signal`]). It then raises a flag the UDP
+//!   threads poll and a `watch` channel every TCP task selects on, and waits
+//!   for the listeners and threads to finish.
+//!
+//! All sockets are bound by [`Server::bind`] before anything is served, so
+//! an address that cannot be bound fails the whole server with an error
+//! naming it.
+
+use std::future::Future;
+use std::io;
+use std::net::{SocketAddr, TcpListener as StdTcpListener, UdpSocket};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use thiserror::Error;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tracing::{debug, error, info, warn};
+
+use crate::engine::{Engine, Outcome, Transport};
+
+/// The largest UDP datagram we accept (the IPv4/IPv6 payload limit).
+pub const UDP_RECV_BUFFER: usize = 65_535;
+
+/// How often a UDP worker that receives nothing looks at the shutdown flag.
+const UDP_POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// The listen backlog of TCP listeners.
+const TCP_BACKLOG: i32 = 1024;
+
+/// The smallest DNS message: a bare 12-octet header.
+const DNS_HEADER_LEN: usize = 12;
+
+/// How the server listens and what it bounds.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The addresses answered on, each with UDP and TCP.
+    pub listen: Vec<SocketAddr>,
+    /// UDP sockets (and threads) per listen address; spreads load over cores.
+    pub udp_workers: usize,
+    /// How long a TCP connection may wait for its next whole query before it
+    /// is closed (RFC 7766 6.2.3); also ends slow-loris clients.
+    pub tcp_idle_timeout: Duration,
+    /// How long writing one TCP answer may take before the connection is
+    /// closed, so a client that never reads cannot hold a connection.
+    pub tcp_write_timeout: Duration,
+    /// Open TCP connections allowed at once, over all listen addresses, so
+    /// many clients cannot exhaust file descriptors or memory.
+    pub tcp_max_connections: usize,
+}
+
+impl ServerConfig {
+    /// A configuration for `listen` with the default limits: one UDP worker
+    /// per core, 10 s idle timeout, 10 s write timeout, 1024 connections.
+    pub fn new(listen: Vec<SocketAddr>) -> ServerConfig {
+        ServerConfig {
+            listen,
+            udp_workers: default_udp_workers(),
+            tcp_idle_timeout: Duration::from_secs(10),
+            tcp_write_timeout: Duration::from_secs(10),
+            tcp_max_connections: 1024,
+        }
+    }
+}
+
+/// The number of cores, at least 1: the default count of UDP workers.
+pub fn default_udp_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Why the server could not start.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    /// A socket could not be created, configured or bound.
+    #[error("cannot listen on {proto} {addr}: {source}")]
+    Bind {
+        /// `UDP` or `TCP`.
+        proto: &'static str,
+        /// The address that failed.
+        addr: SocketAddr,
+        /// The operating system's error (address in use, not available...).
+        source: io::Error,
+    },
+    /// The configuration lists no listen address.
+    #[error("no listen address given")]
+    NoListen,
+}
+
+/// All sockets of a server, bound and ready to serve.
+#[derive(Debug)]
+pub struct Server {
+    /// The engine every query goes to.
+    engine: Arc<dyn Engine>,
+    /// Limits and timeouts.
+    config: ServerConfig,
+    /// One socket per (listen address, worker), each served by one thread.
+    udp: Vec<(SocketAddr, UdpSocket)>,
+    /// One listener per listen address.
+    tcp: Vec<(SocketAddr, StdTcpListener)>,
+}
+
+impl Server {
+    /// Bind every socket of `config`. Nothing is served yet; an address that
+    /// cannot be bound gives an error naming it.
+    pub fn bind(config: ServerConfig, engine: Arc<dyn Engine>) -> Result<Server, ServerError> {
+        if config.listen.is_empty() {
+            return Err(ServerError::NoListen);
+        }
+        let workers = config.udp_workers.max(1);
+        let mut udp = Vec::new();
+        let mut tcp = Vec::new();
+        for &addr in &config.listen {
+            // TCP first: with port 0 it picks the port the UDP sockets share.
+            let listener = bind_tcp(addr).map_err(|source| ServerError::Bind {
+                proto: "TCP",
+                addr,
+                source,
+            })?;
+            let local = listener.local_addr().map_err(|source| ServerError::Bind {
+                proto: "TCP",
+                addr,
+                source,
+            })?;
+            for _ in 0..workers {
+                let socket = bind_udp(local).map_err(|source| ServerError::Bind {
+                    proto: "UDP",
+                    addr: local,
+                    source,
+                })?;
+                udp.push((local, socket));
+            }
+            tcp.push((local, listener));
+        }
+        Ok(Server {
+            engine,
+            config,
+            udp,
+            tcp,
+        })
+    }
+
+    /// The bound addresses, in the order of the configuration (with any
+    /// port 0 replaced by the port chosen).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.tcp.iter().map(|(a, _)| *a).collect()
+    }
+
+    /// Serve until `shutdown` resolves, then stop accepting, end every loop
+    /// and return. Must be called inside a tokio runtime.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        let Server {
+            engine,
+            config,
+            udp,
+            tcp,
+        } = self;
+        let local_addrs: Vec<SocketAddr> = tcp.iter().map(|(a, _)| *a).collect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (stop_tx, stop_rx) = watch::channel(false);
+
+        let mut threads: Vec<JoinHandle<()>> = Vec::new();
+        for (i, (addr, socket)) in udp.into_iter().enumerate() {
+            let engine = Arc::clone(&engine);
+            let stop = Arc::clone(&stop);
+            let handle = std::thread::Builder::new()
+                .name(format!("udp-{i}"))
+                .spawn(move || udp_loop(&socket, addr, engine.as_ref(), &stop))?;
+            threads.push(handle);
+        }
+
+        let limits = Arc::new(TcpLimits {
+            connections: Arc::new(Semaphore::new(config.tcp_max_connections.max(1))),
+            idle_timeout: config.tcp_idle_timeout,
+            write_timeout: config.tcp_write_timeout,
+        });
+        let mut listeners = JoinSet::new();
+        for (addr, std_listener) in tcp {
+            std_listener.set_nonblocking(true)?;
+            let listener = TcpListener::from_std(std_listener)?;
+            listeners.spawn(tcp_accept_loop(
+                listener,
+                addr,
+                Arc::clone(&engine),
+                Arc::clone(&limits),
+                stop_rx.clone(),
+            ));
+        }
+        info!(
+            listen = ?local_addrs,
+            engine = %engine.kind(),
+            udp_workers = config.udp_workers.max(1),
+            "serving"
+        );
+
+        shutdown.await;
+        info!("shutting down");
+        stop.store(true, Ordering::Relaxed);
+        let _ = stop_tx.send(true);
+        while listeners.join_next().await.is_some() {}
+        let joined = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        });
+        let _ = joined.await;
+        info!("stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on the first SIGTERM or SIGINT. Installs the handlers when
+/// called, so call it before serving and await the result later.
+pub fn shutdown_signal() -> io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => info!("SIGTERM received"),
+            _ = int.recv() => info!("SIGINT received"),
+        }
+    })
+}
+
+/// A UDP socket with `SO_REUSEADDR` and `SO_REUSEPORT`, so one socket per
+/// worker can share the address and the kernel spreads queries over them.
+fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    let socket: UdpSocket = socket.into();
+    socket.set_read_timeout(Some(UDP_POLL_INTERVAL))?;
+    Ok(socket)
+}
+
+/// A TCP listener with `SO_REUSEADDR` (a restart need not wait out
+/// TIME_WAIT) and no `SO_REUSEPORT`, so a second server cannot share it.
+fn bind_tcp(addr: SocketAddr) -> io::Result<StdTcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(TCP_BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// Call the engine, turning a panic (a broken promise of the engine) into a
+/// dropped query so that one packet cannot end a loop.
+fn answer_guarded(
+    engine: &dyn Engine,
+    query: &[u8],
+    transport: Transport,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    match catch_unwind(AssertUnwindSafe(|| engine.answer(query, transport, out))) {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            error!(
+                engine = %engine.kind(),
+                len = query.len(),
+                ?transport,
+                "engine panicked on a query; dropped it"
+            );
+            out.clear();
+            Outcome::Drop
+        }
+    }
+}
+
+/// One UDP worker: receive, answer, send, until `stop` is raised. The two
+/// buffers live as long as the loop, so a query allocates nothing (the
+/// engine's `out` keeps its capacity between queries).
+fn udp_loop(socket: &UdpSocket, addr: SocketAddr, engine: &dyn Engine, stop: &AtomicBool) {
+    let mut query = vec![0u8; UDP_RECV_BUFFER];
+    let mut out = Vec::with_capacity(UDP_RECV_BUFFER);
+    debug!(%addr, "UDP worker started");
+    while !stop.load(Ordering::Relaxed) {
+        let (len, peer) = match socket.recv_from(&mut query) {
+            Ok(r) => r,
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                continue;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                // Errors such as ICMP reports for earlier sends; not fatal.
+                debug!(%addr, error = %e, "UDP receive failed");
+                continue;
+            }
+        };
+        if answer_guarded(engine, &query[..len], Transport::Udp, &mut out) == Outcome::Reply
+            && let Err(e) = socket.send_to(&out, peer)
+        {
+            debug!(%addr, %peer, error = %e, "UDP send failed");
+        }
+    }
+    debug!(%addr, "UDP worker stopped");
+}
+
+/// What every TCP connection of a server shares.
+#[derive(Debug)]
+struct TcpLimits {
+    /// One permit per open connection; accepting waits for a free permit.
+    connections: Arc<Semaphore>,
+    /// Time allowed for the next whole query to arrive.
+    idle_timeout: Duration,
+    /// Time allowed for writing the answers to a batch of queries.
+    write_timeout: Duration,
+}
+
+/// Accept connections on one listener while permits last, until shutdown.
+async fn tcp_accept_loop(
+    listener: TcpListener,
+    addr: SocketAddr,
+    engine: Arc<dyn Engine>,
+    limits: Arc<TcpLimits>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        // Wait for a permit before accepting: extra clients wait in the
+        // kernel's backlog instead of holding a descriptor here.
+        let permit = tokio::select! {
+            p = Arc::clone(&limits.connections).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+            _ = stop.changed() => return,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(r) => r,
+                Err(e) => {
+                    // Out of descriptors and the like: back off, keep going.
+                    warn!(%addr, error = %e, "TCP accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        // Answers are flushed once per batch of queries; send them now.
+        let _ = stream.set_nodelay(true);
+        let engine = Arc::clone(&engine);
+        let limits = Arc::clone(&limits);
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            match tcp_connection(stream, engine.as_ref(), &limits, stop).await {
+                Ok(()) => debug!(%peer, "TCP connection closed"),
+                Err(e) => debug!(%peer, error = %e, "TCP connection ended"),
+            }
+        });
+    }
+}
+
+/// Why a TCP connection ended early.
+#[derive(Debug, Error)]
+enum ConnectionEnd {
+    /// No whole query arrived within the idle timeout.
+    #[error("idle timeout")]
+    Idle,
+    /// Answers could not be written within the write timeout.
+    #[error("write timeout")]
+    WriteTimeout,
+    /// A frame too short to hold a DNS header (zero length included).
+    #[error("frame of {0} octets is too short")]
+    ShortFrame(usize),
+    /// The engine produced more than a TCP frame can carry.
+    #[error("answer of {0} octets does not fit a TCP frame")]
+    AnswerTooLong(usize),
+    /// The server is shutting down.
+    #[error("shutdown")]
+    Shutdown,
+    /// The socket failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Serve one TCP connection: read length-prefixed queries and answer each
+/// in order, until the client closes, the idle timeout passes, a frame is
+/// bad, or shutdown.
+async fn tcp_connection(
+    stream: TcpStream,
+    engine: &dyn Engine,
+    limits: &TcpLimits,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), ConnectionEnd> {
+    let (rd, wr) = stream.into_split();
+    let mut reader = BufReader::with_capacity(16 * 1024, rd);
+    let mut writer = BufWriter::with_capacity(16 * 1024, wr);
+    // Grows to the largest query seen on this connection, not beyond.
+    let mut query = Vec::new();
+    let mut out = Vec::with_capacity(4096);
+    loop {
+        // The whole message (length and body) must arrive within the idle
+        // timeout: one deadline, not one per read, so trickling bytes does
+        // not keep a connection open.
+        let read = async {
+            let mut len = [0u8; 2];
+            match reader.read_exact(&mut len).await {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+                Err(e) => return Err(e),
+            }
+            let len = usize::from(u16::from_be_bytes(len));
+            if len < DNS_HEADER_LEN {
+                return Ok(Some(Err(len)));
+            }
+            if query.len() < len {
+                query.resize(len, 0);
+            }
+            reader.read_exact(&mut query[..len]).await?;
+            Ok(Some(Ok(len)))
+        };
+        let len = tokio::select! {
+            r = tokio::time::timeout(limits.idle_timeout, read) => match r {
+                Err(_) => return Err(ConnectionEnd::Idle),
+                Ok(Err(e)) => return Err(e.into()),
+                Ok(Ok(None)) => return Ok(()),
+                Ok(Ok(Some(Err(short)))) => return Err(ConnectionEnd::ShortFrame(short)),
+                Ok(Ok(Some(Ok(len)))) => len,
+            },
+            _ = stop.changed() => return Err(ConnectionEnd::Shutdown),
+        };
+
+        if answer_guarded(engine, &query[..len], Transport::Tcp, &mut out) == Outcome::Reply {
+            let Ok(frame_len) = u16::try_from(out.len()) else {
+                return Err(ConnectionEnd::AnswerTooLong(out.len()));
+            };
+            write_bounded(&mut writer, &frame_len.to_be_bytes(), limits).await?;
+            write_bounded(&mut writer, &out, limits).await?;
+        }
+        // Answers to pipelined queries already read go out together.
+        if reader.buffer().is_empty() {
+            match tokio::time::timeout(limits.write_timeout, writer.flush()).await {
+                Err(_) => return Err(ConnectionEnd::WriteTimeout),
+                Ok(r) => r?,
+            }
+        }
+    }
+}
+
+/// Write `bytes` into the buffered writer within the write timeout.
+async fn write_bounded<W: tokio::io::AsyncWrite + Unpin>(
+    writer: &mut W,
+    bytes: &[u8],
+    limits: &TcpLimits,
+) -> Result<(), ConnectionEnd> {
+    match tokio::time::timeout(limits.write_timeout, writer.write_all(bytes)).await {
+        Err(_) => Err(ConnectionEnd::WriteTimeout),
+        Ok(r) => Ok(r?),
+    }
+}
