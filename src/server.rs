@@ -7,7 +7,7 @@
 //! # Design
 //!
 //! - **UDP**: for every listen address, one `SO_REUSEPORT` socket per worker
-//!   thread. Each thread runs [`udp_loop`]: receive, answer, send, reusing
+//!   thread. Each thread runs `udp_loop`: receive, answer, send, reusing
 //!   the same two buffers, so a query costs no allocation. A short read
 //!   timeout lets the thread see shutdown. `udp_loop` is the one place that
 //!   touches datagrams, so batching (`recvmmsg`/`sendmmsg`) can replace it
@@ -311,7 +311,12 @@ fn udp_loop(socket: &UdpSocket, addr: SocketAddr, engine: &dyn Engine, stop: &At
     while !stop.load(Ordering::Relaxed) {
         let (len, peer) = match socket.recv_from(&mut query) {
             Ok(r) => r,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 continue;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
