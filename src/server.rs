@@ -182,57 +182,104 @@ impl Server {
             udp,
             tcp,
         } = self;
-        let local_addrs: Vec<SocketAddr> = tcp.iter().map(|(a, _)| *a).collect();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (stop_tx, stop_rx) = watch::channel(false);
+        // Tests and scripts read the bound port from this line when they
+        // listen on port 0; keep its wording.
+        for (addr, _) in &tcp {
+            info!(engine = %engine.kind(), "listening on {addr} (UDP and TCP)");
+        }
+        let mut loops = Loops::new();
+        let started = loops.start(&engine, &config, udp, tcp);
+        if started.is_ok() {
+            info!(
+                udp_workers = config.udp_workers.max(1),
+                tcp_max_connections = config.tcp_max_connections,
+                tcp_idle_timeout = ?config.tcp_idle_timeout,
+                "serving"
+            );
+            shutdown.await;
+            info!("shutting down");
+        }
+        // Also after a failed start: the loops already running must end.
+        loops.stop().await;
+        info!("stopped");
+        started
+    }
+}
 
-        let mut threads: Vec<JoinHandle<()>> = Vec::new();
+/// The running loops of a server and the means to stop them all.
+#[derive(Debug)]
+struct Loops {
+    /// Raised on shutdown; UDP threads poll it between receives.
+    stop: Arc<AtomicBool>,
+    /// Set to `true` on shutdown; every TCP task selects on a receiver.
+    stop_tx: watch::Sender<bool>,
+    /// The UDP threads, joined on shutdown.
+    threads: Vec<JoinHandle<()>>,
+    /// The TCP accept tasks, awaited on shutdown.
+    listeners: JoinSet<()>,
+}
+
+impl Loops {
+    /// No loops yet.
+    fn new() -> Loops {
+        Loops {
+            stop: Arc::new(AtomicBool::new(false)),
+            stop_tx: watch::channel(false).0,
+            threads: Vec::new(),
+            listeners: JoinSet::new(),
+        }
+    }
+
+    /// Spawn one thread per UDP socket and one accept task per TCP
+    /// listener. On error the loops already started keep running until
+    /// [`Loops::stop`].
+    fn start(
+        &mut self,
+        engine: &Arc<dyn Engine>,
+        config: &ServerConfig,
+        udp: Vec<(SocketAddr, UdpSocket)>,
+        tcp: Vec<(SocketAddr, StdTcpListener)>,
+    ) -> io::Result<()> {
         for (i, (addr, socket)) in udp.into_iter().enumerate() {
-            let engine = Arc::clone(&engine);
-            let stop = Arc::clone(&stop);
+            let engine = Arc::clone(engine);
+            let stop = Arc::clone(&self.stop);
             let handle = std::thread::Builder::new()
                 .name(format!("udp-{i}"))
                 .spawn(move || udp_loop(&socket, addr, engine.as_ref(), &stop))?;
-            threads.push(handle);
+            self.threads.push(handle);
         }
-
         let limits = Arc::new(TcpLimits {
             connections: Arc::new(Semaphore::new(config.tcp_max_connections.max(1))),
             idle_timeout: config.tcp_idle_timeout,
             write_timeout: config.tcp_write_timeout,
         });
-        let mut listeners = JoinSet::new();
         for (addr, std_listener) in tcp {
             std_listener.set_nonblocking(true)?;
             let listener = TcpListener::from_std(std_listener)?;
-            listeners.spawn(tcp_accept_loop(
+            self.listeners.spawn(tcp_accept_loop(
                 listener,
                 addr,
-                Arc::clone(&engine),
+                Arc::clone(engine),
                 Arc::clone(&limits),
-                stop_rx.clone(),
+                self.stop_tx.subscribe(),
             ));
         }
-        info!(
-            listen = ?local_addrs,
-            engine = %engine.kind(),
-            udp_workers = config.udp_workers.max(1),
-            "serving"
-        );
+        Ok(())
+    }
 
-        shutdown.await;
-        info!("shutting down");
-        stop.store(true, Ordering::Relaxed);
-        let _ = stop_tx.send(true);
-        while listeners.join_next().await.is_some() {}
-        let joined = tokio::task::spawn_blocking(move || {
+    /// Tell every loop to end and wait for the UDP threads and the accept
+    /// tasks. Connection tasks see the same signal and close on their own.
+    async fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.stop_tx.send_replace(true);
+        while self.listeners.join_next().await.is_some() {}
+        let threads = std::mem::take(&mut self.threads);
+        let _ = tokio::task::spawn_blocking(move || {
             for t in threads {
                 let _ = t.join();
             }
-        });
-        let _ = joined.await;
-        info!("stopped");
-        Ok(())
+        })
+        .await;
     }
 }
 
@@ -468,13 +515,23 @@ async fn tcp_connection(
             write_bounded(&mut writer, &frame_len.to_be_bytes(), limits).await?;
             write_bounded(&mut writer, &out, limits).await?;
         }
-        // Answers to pipelined queries already read go out together.
-        if reader.buffer().is_empty() {
+        // Answers to pipelined queries already received go out together;
+        // flush as soon as the next query is not complete yet, or the client
+        // could wait for this answer while we wait for its next query.
+        if !holds_whole_frame(reader.buffer()) {
             match tokio::time::timeout(limits.write_timeout, writer.flush()).await {
                 Err(_) => return Err(ConnectionEnd::WriteTimeout),
                 Ok(r) => r?,
             }
         }
+    }
+}
+
+/// True when `buf` starts with a whole length-prefixed frame.
+fn holds_whole_frame(buf: &[u8]) -> bool {
+    match buf {
+        [hi, lo, rest @ ..] => rest.len() >= usize::from(u16::from_be_bytes([*hi, *lo])),
+        _ => false,
     }
 }
 
@@ -487,5 +544,20 @@ async fn write_bounded<W: tokio::io::AsyncWrite + Unpin>(
     match tokio::time::timeout(limits.write_timeout, writer.write_all(bytes)).await {
         Err(_) => Err(ConnectionEnd::WriteTimeout),
         Ok(r) => Ok(r?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_frame_detection() {
+        assert!(!holds_whole_frame(&[]));
+        assert!(!holds_whole_frame(&[0]));
+        assert!(holds_whole_frame(&[0, 0]));
+        assert!(!holds_whole_frame(&[0, 3, 1, 2]));
+        assert!(holds_whole_frame(&[0, 3, 1, 2, 3]));
+        assert!(holds_whole_frame(&[0, 1, 1, 0, 9]));
     }
 }

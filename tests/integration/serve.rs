@@ -236,10 +236,10 @@ fn udp_answers_carry_the_query_id() {
 #[test]
 fn serve_answers_on_every_listen_address() {
     let bundle = example_bundle();
-    let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let second = SocketAddr::new(ip, free_port(ip));
-    let server = ServeProcess::start(bundle.path(), &["--listen", &second.to_string()]);
-    for addr in [server.addr(), second] {
+    let server = ServeProcess::start(bundle.path(), &["--listen", "127.0.0.1:0"]);
+    assert_eq!(server.addrs().len(), 2);
+    assert_ne!(server.addrs()[0], server.addrs()[1]);
+    for &addr in server.addrs() {
         let q = query(30, "example.com.", TYPE_SOA);
         assert!(udp_query(addr, &q, T).is_some(), "no UDP answer on {addr}");
         assert!(
@@ -433,4 +433,24 @@ fn serve_keeps_answering_while_clients_come_and_go() {
     for h in handles {
         h.join().unwrap();
     }
+}
+
+#[test]
+fn tcp_answer_not_held_back_by_a_partial_next_query() {
+    let bundle = example_bundle();
+    let server = ServeProcess::start(bundle.path(), &[]);
+    let mut stream = tcp_connect(server.addr(), T).unwrap();
+    let mut bytes = frame(&query(50, "example.com.", TYPE_SOA));
+    let second = frame(&query(51, "example.com.", TYPE_SOA));
+    bytes.extend_from_slice(&second[..5]);
+    stream.write_all(&bytes).unwrap();
+    // The first answer must come now, not after the idle timeout (10 s).
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let first = read_frame(&mut stream).unwrap().expect("first answer");
+    assert_eq!(message_id(&first), Some(50));
+    stream.write_all(&second[5..]).unwrap();
+    let next = read_frame(&mut stream).unwrap().expect("second answer");
+    assert_eq!(message_id(&next), Some(51));
 }

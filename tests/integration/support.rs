@@ -7,8 +7,9 @@
 //! tests:
 //!
 //! - [`write_bundle`] / [`minimal_zone`]: a bundle directory to serve;
-//! - [`ServeProcess::start`]: `stripedns serve` on a free port of a loopback
-//!   address, waited for until it answers, killed on drop;
+//! - [`ServeProcess::start`]: `stripedns serve` on a port its kernel picks
+//!   (port 0) on a loopback address, waited for until it answers, killed on
+//!   drop;
 //! - [`run_stripedns`]: any `stripedns` command, bounded in time;
 //! - [`query`], [`udp_query`], [`tcp_exchange`], [`read_frame`]: build a
 //!   query, send it, read answers;
@@ -73,7 +74,8 @@ pub fn ipv6_loopback() -> bool {
 }
 
 /// A port free for both UDP and TCP on `ip` at the time of the call, chosen
-/// by the kernel (bind to port 0), so parallel tests do not collide.
+/// by the kernel (bind to port 0). Another process may take it before it is
+/// used, so prefer letting the server bind port 0 itself where it can.
 pub fn free_port(ip: IpAddr) -> u16 {
     for _ in 0..50 {
         let tcp = TcpListener::bind((ip, 0)).expect("bind a TCP port");
@@ -159,6 +161,16 @@ fn collect(pipe: Option<Box<dyn Read + Send>>) -> Arc<Mutex<String>> {
     buf
 }
 
+/// The addresses in the `listening on ADDR` lines of a server's log.
+fn listening_addrs(log: &str) -> Vec<SocketAddr> {
+    log.lines()
+        .filter_map(|line| {
+            let rest = &line[line.find("listening on ")? + "listening on ".len()..];
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .collect()
+}
+
 /// Wait up to `timeout` for `child` to exit.
 fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     let deadline = Instant::now() + timeout;
@@ -178,36 +190,31 @@ fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
 pub struct ServeProcess {
     /// The server process.
     child: Child,
-    /// The first listen address (UDP and TCP).
-    addr: SocketAddr,
+    /// The bound listen addresses, in command-line order.
+    addrs: Vec<SocketAddr>,
     /// Everything the server wrote to stderr so far.
     stderr: Arc<Mutex<String>>,
 }
 
 impl ServeProcess {
-    /// Start `stripedns serve --bundle bundle --listen 127.0.0.1:PORT
-    /// extra...` on a free port and wait until it answers a query.
+    /// Start `stripedns serve --bundle bundle --listen 127.0.0.1:0 extra...`
+    /// and wait until it answers a query.
     pub fn start(bundle: &Path, extra: &[&str]) -> ServeProcess {
         ServeProcess::start_on(IpAddr::V4(Ipv4Addr::LOCALHOST), bundle, extra)
     }
 
-    /// Like [`ServeProcess::start`] on a loopback address `ip`. Retries with
-    /// another port when the chosen one was taken in the meantime.
+    /// Like [`ServeProcess::start`] on the loopback address `ip`.
     pub fn start_on(ip: IpAddr, bundle: &Path, extra: &[&str]) -> ServeProcess {
-        let mut last = String::new();
-        for _ in 0..5 {
-            let addr = SocketAddr::new(ip, free_port(ip));
-            match ServeProcess::try_start(addr, bundle, extra) {
-                Ok(p) => return p,
-                Err(e) if e.contains("cannot listen") => last = e,
-                Err(e) => panic!("{e}"),
-            }
-        }
-        panic!("stripedns serve could not find a free port: {last}");
+        ServeProcess::try_start(SocketAddr::new(ip, 0), bundle, extra)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Start a server on exactly `addr` (plus any `--listen` in `extra`)
+    /// Start a server listening on `addr` (plus any `--listen` in `extra`)
     /// and wait until it answers on UDP; the error holds its stderr.
+    ///
+    /// Port 0 lets the server's kernel pick a free port, which is race-free
+    /// under parallel tests: the ports bound are read from the server's
+    /// `listening on ADDR` log lines and returned by [`ServeProcess::addrs`].
     pub fn try_start(addr: SocketAddr, bundle: &Path, extra: &[&str]) -> Result<Self, String> {
         let mut child = Command::new(STRIPEDNS)
             .arg("serve")
@@ -230,9 +237,10 @@ impl ServeProcess {
         );
         let mut server = ServeProcess {
             child,
-            addr,
+            addrs: Vec::new(),
             stderr,
         };
+        let listens = 1 + extra.iter().filter(|a| **a == "--listen").count();
         let deadline = Instant::now() + START_TIMEOUT;
         let probe = query(0x5AFE, "example.com.", TYPE_SOA);
         loop {
@@ -243,7 +251,12 @@ impl ServeProcess {
                     server.stderr()
                 ));
             }
-            if udp_query(addr, &probe, Duration::from_millis(100)).is_some() {
+            if server.addrs.len() < listens {
+                server.addrs = listening_addrs(&server.stderr());
+            }
+            if server.addrs.len() >= listens
+                && udp_query(server.addrs[0], &probe, Duration::from_millis(100)).is_some()
+            {
                 return Ok(server);
             }
             if Instant::now() >= deadline {
@@ -252,12 +265,19 @@ impl ServeProcess {
                     server.stderr()
                 ));
             }
+            thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Every address the server listens on, UDP and TCP, in command-line
+    /// order.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
     }
 
     /// The address the server listens on, UDP and TCP.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.addrs[0]
     }
 
     /// The server's process id.
