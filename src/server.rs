@@ -560,4 +560,166 @@ mod tests {
         assert!(holds_whole_frame(&[0, 3, 1, 2, 3]));
         assert!(holds_whole_frame(&[0, 1, 1, 0, 9]));
     }
+
+    /// A stand-in engine: echoes the query with QR set, panics on a query
+    /// whose third octet is 0xEE, and pads answers to `answer_len` octets.
+    #[derive(Debug)]
+    struct EchoEngine {
+        /// Length of every answer, at least the query's.
+        answer_len: usize,
+    }
+
+    impl Engine for EchoEngine {
+        fn kind(&self) -> crate::engine::EngineKind {
+            crate::engine::EngineKind::Native
+        }
+
+        fn reload(
+            &self,
+            _bundle: &crate::bundle::Bundle,
+        ) -> Result<(), crate::bundle::BundleError> {
+            Ok(())
+        }
+
+        fn answer(&self, query: &[u8], _transport: Transport, out: &mut Vec<u8>) -> Outcome {
+            out.clear();
+            if query.len() < DNS_HEADER_LEN || query[2] & 0x80 != 0 {
+                return Outcome::Drop;
+            }
+            assert_ne!(query[2], 0xEE, "query of death");
+            out.extend_from_slice(query);
+            out[2] |= 0x80;
+            out.resize(out.len().max(self.answer_len), 0);
+            Outcome::Reply
+        }
+    }
+
+    /// A query header with ID `id` and third octet `flags`.
+    fn header(id: u16, flags: u8) -> Vec<u8> {
+        let mut q = vec![0u8; DNS_HEADER_LEN];
+        q[..2].copy_from_slice(&id.to_be_bytes());
+        q[2] = flags;
+        q
+    }
+
+    /// Run a server with `config` (on 127.0.0.1:0) and `engine` on its own
+    /// runtime thread; returns its address, a shutdown trigger and the
+    /// thread, which ends when `run` returns.
+    fn spawn_server(
+        mut config: ServerConfig,
+        engine: EchoEngine,
+    ) -> (
+        SocketAddr,
+        tokio::sync::oneshot::Sender<()>,
+        std::thread::JoinHandle<io::Result<()>>,
+    ) {
+        config.listen = vec!["127.0.0.1:0".parse().unwrap()];
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                let server = Server::bind(config, Arc::new(engine)).unwrap();
+                addr_tx.send(server.local_addrs()[0]).unwrap();
+                server
+                    .run(async move {
+                        let _ = rx.await;
+                    })
+                    .await
+            })
+        });
+        let addr = addr_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        (addr, tx, thread)
+    }
+
+    fn udp_ask(addr: SocketAddr, q: &[u8]) -> Option<Vec<u8>> {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        s.send_to(q, addr).unwrap();
+        let mut buf = vec![0u8; UDP_RECV_BUFFER];
+        let (n, _) = s.recv_from(&mut buf).ok()?;
+        buf.truncate(n);
+        Some(buf)
+    }
+
+    fn tcp_ask(stream: &mut std::net::TcpStream, q: &[u8]) -> io::Result<Vec<u8>> {
+        use std::io::{Read, Write};
+        let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(q);
+        stream.write_all(&framed)?;
+        let mut len = [0u8; 2];
+        stream.read_exact(&mut len)?;
+        let mut a = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        stream.read_exact(&mut a)?;
+        Ok(a)
+    }
+
+    #[test]
+    fn engine_panic_does_not_end_the_loops_and_shutdown_is_prompt() {
+        let mut config = ServerConfig::new(Vec::new());
+        config.udp_workers = 1;
+        let (addr, stop, thread) = spawn_server(config, EchoEngine { answer_len: 0 });
+
+        assert!(udp_ask(addr, &header(1, 0xEE)).is_none());
+        assert_eq!(udp_ask(addr, &header(2, 0)).unwrap()[..2], [0, 2]);
+
+        let mut conn = std::net::TcpStream::connect(addr).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        assert_eq!(tcp_ask(&mut conn, &header(3, 0)).unwrap()[..2], [0, 3]);
+        // A dropped query gets no answer; the next one on the connection does.
+        let mut both = vec![0, 12];
+        both.extend_from_slice(&header(4, 0xEE));
+        both.extend_from_slice(&[0, 12]);
+        both.extend_from_slice(&header(5, 0));
+        std::io::Write::write_all(&mut conn, &both).unwrap();
+        let mut a = [0u8; 14];
+        std::io::Read::read_exact(&mut conn, &mut a).unwrap();
+        assert_eq!(a[2..4], [0, 5]);
+
+        let start = std::time::Instant::now();
+        stop.send(()).unwrap();
+        thread.join().unwrap().unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
+    fn client_that_never_reads_is_closed_at_the_write_timeout() {
+        use std::io::Write;
+        let mut config = ServerConfig::new(Vec::new());
+        config.udp_workers = 1;
+        config.tcp_max_connections = 1;
+        config.tcp_write_timeout = Duration::from_millis(300);
+        let (addr, stop, thread) = spawn_server(config, EchoEngine { answer_len: 60_000 });
+
+        // Ask for far more than the socket buffers hold and never read.
+        let mut greedy = std::net::TcpStream::connect(addr).unwrap();
+        greedy
+            .set_write_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut framed = vec![0, 12];
+        framed.extend_from_slice(&header(6, 0));
+        for _ in 0..1000 {
+            if greedy.write_all(&framed).is_err() {
+                break;
+            }
+        }
+        // With one connection allowed, a second client is served only once
+        // the greedy one has been closed.
+        let mut next = std::net::TcpStream::connect(addr).unwrap();
+        next.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let answer = tcp_ask(&mut next, &header(7, 0)).unwrap();
+        assert_eq!(answer[..2], [0, 7]);
+        drop(greedy);
+
+        stop.send(()).unwrap();
+        thread.join().unwrap().unwrap();
+    }
 }
