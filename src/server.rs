@@ -368,8 +368,10 @@ fn udp_loop(socket: &UdpSocket, addr: SocketAddr, engine: &dyn Engine, stop: &At
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                // Errors such as ICMP reports for earlier sends; not fatal.
+                // Errors such as ICMP reports for earlier sends are not
+                // fatal; the pause keeps a persistent error from spinning.
                 debug!(%addr, error = %e, "UDP receive failed");
+                std::thread::sleep(Duration::from_millis(1));
                 continue;
             }
         };
