@@ -30,12 +30,12 @@ fn check_good_bundle_prints_engines_and_verdict() {
 #[test]
 fn check_bad_zone_fails_naming_the_file() {
     let bundle = write_bundle(&[
+        ("bad.example.zone", "this is not a zone file\n"),
         ("example.com.zone", &minimal_zone("example.com.")),
-        ("example.net.zone", "this is not a zone file\n"),
     ]);
     let out = run_stripedns(&["check", bundle.path().to_str().unwrap()], T);
     assert_eq!(out.status.code(), Some(1), "{}{}", out.stdout, out.stderr);
-    let file = bundle.path().join("example.net.zone");
+    let file = bundle.path().join("bad.example.zone");
     assert!(out.stdout.contains("native: failed"), "{}", out.stdout);
     assert!(out.stderr.starts_with("stripedns: "), "{}", out.stderr);
     assert!(
