@@ -1,0 +1,1140 @@
+//! RDATA: presentation form to uncompressed wire form, and the check of
+//! RFC 3597 generic (`\# len hex`) RDATA against a type's wire layout.
+//!
+//! Most types are a fixed sequence of simple fields (a number, a name, an
+//! address, a character string, base64 to the end...), so a type is
+//! described by a [`Format`]: a list of [`Field`]s, or one of the few types
+//! whose syntax needs its own code (LOC, APL, IPSECKEY, SVCB/HTTPS). The same
+//! description drives both directions, which keeps the presentation parser
+//! and the generic-RDATA validator from drifting apart.
+//!
+//! The set of types with a format is the set Knot DNS 3.2 reads by mnemonic;
+//! every other type can still be written in RFC 3597 form.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::lexer::Token;
+use super::text::{self, show};
+use super::types;
+use crate::engine::native::name::{MAX_NAME, Name};
+
+/// One field of a type's RDATA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    /// An 8-bit number.
+    U8,
+    /// A 16-bit number.
+    U16,
+    /// A 32-bit number without units (SOA serial).
+    U32,
+    /// A 32-bit time that may carry units (SOA timers, RRSIG original TTL).
+    Ttl,
+    /// A domain name, relative to the origin unless absolute.
+    Name,
+    /// An IPv4 address.
+    Ipv4,
+    /// An IPv6 address.
+    Ipv6,
+    /// One character string, length-prefixed.
+    Str,
+    /// One or more character strings to the end (TXT, SPF).
+    Strings,
+    /// Base64 over the remaining tokens.
+    Base64,
+    /// Hex over the remaining tokens.
+    Hex,
+    /// A length-prefixed hex salt, `-` for none (NSEC3, NSEC3PARAM).
+    Salt,
+    /// A length-prefixed base32hex hash (NSEC3).
+    Base32,
+    /// A type bitmap over the remaining tokens (NSEC, NSEC3, CSYNC).
+    Bitmap,
+    /// An RRSIG time: `YYYYMMDDHHmmSS` or seconds since the epoch.
+    Time,
+    /// A DNSSEC algorithm number or mnemonic.
+    Algorithm,
+    /// A type mnemonic (RRSIG type covered).
+    Type,
+    /// A CERT type number or mnemonic.
+    CertType,
+    /// A 48-bit EUI, `xx-xx-xx-xx-xx-xx`.
+    Eui48,
+    /// A 64-bit EUI, `xx-xx-xx-xx-xx-xx-xx-xx`.
+    Eui64,
+    /// A 64-bit ILNP locator or node id, `xxxx:xxxx:xxxx:xxxx`.
+    Ilnp64,
+    /// A CAA tag: letters and digits, length-prefixed.
+    Tag,
+    /// One string to the end of the RDATA, not length-prefixed (CAA value,
+    /// URI target).
+    Opaque,
+}
+
+/// How a type's RDATA is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    /// A fixed sequence of fields.
+    Fields(&'static [Field]),
+    /// RFC 1876 location.
+    Loc,
+    /// RFC 3123 address prefix list.
+    Apl,
+    /// RFC 4025 IPsec key.
+    Ipseckey,
+    /// RFC 9460 service binding.
+    Svcb,
+}
+
+/// The format of `rtype`, `None` for a type without a presentation parser.
+fn format(rtype: u16) -> Option<Format> {
+    use Field::*;
+    let fields: &'static [Field] = match rtype {
+        1 => &[Ipv4],
+        2 | 5 | 12 | 39 => &[Name],
+        6 => &[Name, Name, U32, Ttl, Ttl, Ttl, Ttl],
+        13 => &[Str, Str],
+        14 | 17 => &[Name, Name],
+        15 | 18 | 21 | 36 | 107 => &[U16, Name],
+        16 | 99 => &[Strings],
+        28 => &[Ipv6],
+        33 => &[U16, U16, U16, Name],
+        35 => &[U16, U16, Str, Str, Str, Name],
+        37 => &[CertType, U16, Algorithm, Base64],
+        43 | 59 => &[U16, Algorithm, U8, Hex],
+        44 => &[U8, U8, Hex],
+        46 => &[Type, Algorithm, U8, Ttl, Time, Time, U16, Name, Base64],
+        47 => &[Name, Bitmap],
+        25 | 48 | 60 => &[U16, U8, Algorithm, Base64],
+        49 | 61 => &[Base64],
+        50 => &[U8, U8, U16, Salt, Base32, Bitmap],
+        51 => &[U8, U8, U16, Salt],
+        52 | 53 => &[U8, U8, U8, Hex],
+        62 => &[U32, U16, Bitmap],
+        63 => &[U32, U8, U8, Hex],
+        104 | 106 => &[U16, Ilnp64],
+        105 => &[U16, Ipv4],
+        108 => &[Eui48],
+        109 => &[Eui64],
+        256 => &[U16, U16, Opaque],
+        257 => &[U8, Tag, Opaque],
+        29 => return Some(Format::Loc),
+        42 => return Some(Format::Apl),
+        45 => return Some(Format::Ipseckey),
+        64 | 65 => return Some(Format::Svcb),
+        _ => return None,
+    };
+    Some(Format::Fields(fields))
+}
+
+/// True when the parser reads `rtype`'s presentation form (its mnemonic is
+/// accepted in records and type bitmaps).
+pub fn has_presentation(rtype: u16) -> bool {
+    format(rtype).is_some()
+}
+
+/// The type number for a type field: a mnemonic we read, or `TYPEnnn`.
+pub fn type_number(text: &[u8]) -> Result<u16, String> {
+    let s = std::str::from_utf8(text).unwrap_or("");
+    if let Some(n) = types::generic_number(s, "TYPE") {
+        return Ok(n);
+    }
+    match types::type_from_name(s) {
+        Some(n) if has_presentation(n) => Ok(n),
+        _ => Err(format!("unsupported record type \"{}\"", show(text))),
+    }
+}
+
+/// The remaining tokens of an entry, read front to back.
+#[derive(Debug)]
+pub struct Fields<'a> {
+    /// Tokens not read yet.
+    rest: &'a [Token],
+}
+
+impl<'a> Fields<'a> {
+    /// A cursor over `tokens`.
+    pub fn new(tokens: &'a [Token]) -> Fields<'a> {
+        Fields { rest: tokens }
+    }
+
+    /// The next token, or an error naming the missing field.
+    pub fn next(&mut self, what: &str) -> Result<&'a Token, String> {
+        let (first, tail) = self
+            .rest
+            .split_first()
+            .ok_or_else(|| format!("missing {what}"))?;
+        self.rest = tail;
+        Ok(first)
+    }
+
+    /// The next token, if any, without consuming it.
+    pub fn peek(&self) -> Option<&'a Token> {
+        self.rest.first()
+    }
+
+    /// All remaining tokens.
+    pub fn take_rest(&mut self) -> &'a [Token] {
+        std::mem::take(&mut self.rest)
+    }
+
+    /// An error unless every token was used.
+    pub fn finish(&self) -> Result<(), String> {
+        match self.rest.first() {
+            None => Ok(()),
+            Some(t) => Err(format!("unexpected \"{}\" after the RDATA", show(&t.text))),
+        }
+    }
+
+    /// The remaining tokens concatenated (base64 and hex may be split by
+    /// blanks), at least one required.
+    fn joined(&mut self, what: &str) -> Result<Vec<u8>, String> {
+        let rest = self.take_rest();
+        if rest.is_empty() {
+            return Err(format!("missing {what}"));
+        }
+        Ok(rest.iter().flat_map(|t| t.text.iter().copied()).collect())
+    }
+}
+
+/// Parse the presentation RDATA of `rtype` from `fields` into wire form.
+/// Names are relative to `origin`.
+pub fn parse(rtype: u16, fields: &mut Fields<'_>, origin: &Name) -> Result<Vec<u8>, String> {
+    if fields.peek().is_some_and(|t| !t.quoted && t.text == b"\\#") {
+        fields.next("\\#")?;
+        return generic(rtype, fields);
+    }
+    let mut out = Vec::new();
+    match format(rtype).ok_or("unsupported record type; write it as \\# len hex")? {
+        Format::Fields(list) => {
+            for &field in list {
+                parse_field(field, fields, origin, &mut out)?;
+            }
+        }
+        Format::Loc => loc(fields, &mut out)?,
+        Format::Apl => apl(fields, &mut out)?,
+        Format::Ipseckey => ipseckey(fields, origin, &mut out)?,
+        Format::Svcb => svcb(fields, origin, &mut out)?,
+    }
+    fields.finish()?;
+    if out.len() > usize::from(u16::MAX) {
+        return Err("RDATA longer than 65535 octets".into());
+    }
+    Ok(out)
+}
+
+/// RFC 3597 section 5: "\# <length> <hex>", where "the hexadecimal data
+/// ... may be divided into any number of words separated by whitespace".
+fn generic(rtype: u16, fields: &mut Fields<'_>) -> Result<Vec<u8>, String> {
+    let len = text::number(&fields.next("RDATA length")?.text, u64::from(u16::MAX))?;
+    let rest = fields.take_rest();
+    let hex: Vec<u8> = rest.iter().flat_map(|t| t.text.iter().copied()).collect();
+    let wire = text::hex(&hex)?;
+    if wire.len() as u64 != len {
+        return Err(format!(
+            "the RDATA length {len} does not match the {} octets given",
+            wire.len()
+        ));
+    }
+    validate(rtype, &wire)?;
+    Ok(wire)
+}
+
+/// Parse one field.
+fn parse_field(
+    field: Field,
+    fields: &mut Fields<'_>,
+    origin: &Name,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    match field {
+        Field::U8 => out.push(text::number(&fields.next("number")?.text, 255)? as u8),
+        Field::U16 => out.extend(u16_field(&fields.next("number")?.text)?.to_be_bytes()),
+        Field::U32 => {
+            let n = text::number(&fields.next("number")?.text, u64::from(u32::MAX))?;
+            out.extend((n as u32).to_be_bytes());
+        }
+        Field::Ttl => out.extend(text::ttl(&fields.next("time")?.text)?.to_be_bytes()),
+        Field::Name => out.extend_from_slice(name(fields.next("name")?, origin)?.as_wire()),
+        Field::Ipv4 => out.extend(ipv4(&fields.next("IPv4 address")?.text)?.octets()),
+        Field::Ipv6 => out.extend(ipv6(&fields.next("IPv6 address")?.text)?.octets()),
+        Field::Str => string(&text::unescape(&fields.next("string")?.text)?, out)?,
+        Field::Strings => {
+            let rest = fields.take_rest();
+            if rest.is_empty() {
+                return Err("missing string".into());
+            }
+            for token in rest {
+                let bytes = text::unescape(&token.text)?;
+                if bytes.is_empty() {
+                    out.push(0);
+                }
+                // Knot DNS splits a string longer than 255 octets into
+                // 255-octet strings rather than refusing it.
+                for chunk in bytes.chunks(255) {
+                    string(chunk, out)?;
+                }
+            }
+        }
+        Field::Base64 => out.extend(text::base64(&fields.joined("base64 data")?)?),
+        Field::Hex => out.extend(text::hex(&fields.joined("hex data")?)?),
+        Field::Salt => {
+            let token = &fields.next("salt")?.text;
+            let salt = if token == b"-" {
+                Vec::new()
+            } else {
+                text::hex(token)?
+            };
+            string(&salt, out)?;
+        }
+        Field::Base32 => string(&text::base32hex(&fields.next("hash")?.text)?, out)?,
+        Field::Bitmap => bitmap(fields.take_rest(), out)?,
+        Field::Time => out.extend(time(&fields.next("time")?.text)?.to_be_bytes()),
+        Field::Algorithm => {
+            out.push(mnemonic(&fields.next("algorithm")?.text, ALGORITHMS, 255)? as u8)
+        }
+        Field::Type => out.extend(type_number(&fields.next("type")?.text)?.to_be_bytes()),
+        Field::CertType => out.extend(
+            (mnemonic(&fields.next("certificate type")?.text, CERT_TYPES, 65535)? as u16)
+                .to_be_bytes(),
+        ),
+        Field::Eui48 => out.extend(groups(&fields.next("EUI-48")?.text, b'-', 6, 2)?),
+        Field::Eui64 => out.extend(groups(&fields.next("EUI-64")?.text, b'-', 8, 2)?),
+        Field::Ilnp64 => out.extend(groups(&fields.next("locator")?.text, b':', 4, 4)?),
+        Field::Tag => {
+            let tag = &fields.next("tag")?.text;
+            if tag.is_empty() || !tag.iter().all(u8::is_ascii_alphanumeric) {
+                return Err(format!("invalid tag \"{}\"", show(tag)));
+            }
+            string(tag, out)?;
+        }
+        Field::Opaque => out.extend(text::unescape(&fields.next("value")?.text)?),
+    }
+    Ok(())
+}
+
+/// A 16-bit number.
+fn u16_field(text: &[u8]) -> Result<u16, String> {
+    Ok(text::number(text, 65535)? as u16)
+}
+
+/// A name in RDATA, relative to `origin`, case kept as written.
+pub fn name(token: &Token, origin: &Name) -> Result<Name, String> {
+    if token.quoted || token.text.is_empty() {
+        return Err(format!("invalid name \"{}\"", show(&token.text)));
+    }
+    Name::parse(&token.text, Some(origin))
+        .map_err(|e| format!("invalid name \"{}\": {e}", show(&token.text)))
+}
+
+/// An IPv4 address in dotted-quad form.
+fn ipv4(text: &[u8]) -> Result<Ipv4Addr, String> {
+    std::str::from_utf8(text)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("invalid IPv4 address \"{}\"", show(text)))
+}
+
+/// An IPv6 address (RFC 4291 section 2.2 text forms).
+fn ipv6(text: &[u8]) -> Result<Ipv6Addr, String> {
+    std::str::from_utf8(text)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("invalid IPv6 address \"{}\"", show(text)))
+}
+
+/// Append one length-prefixed character string.
+///
+/// RFC 1035 section 3.3: "<character-string> is a single length octet
+/// followed by that number of characters", so at most 255.
+fn string(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    let len = u8::try_from(bytes.len())
+        .map_err(|_| "character string longer than 255 octets".to_string())?;
+    out.push(len);
+    out.extend_from_slice(bytes);
+    Ok(())
+}
+
+/// DNSSEC algorithm mnemonics (IANA "DNS Security Algorithm Numbers").
+const ALGORITHMS: &[(&str, u64)] = &[
+    ("RSAMD5", 1),
+    ("DH", 2),
+    ("DSA", 3),
+    ("RSASHA1", 5),
+    ("DSA-NSEC3-SHA1", 6),
+    ("RSASHA1-NSEC3-SHA1", 7),
+    ("RSASHA256", 8),
+    ("RSASHA512", 10),
+    ("ECC-GOST", 12),
+    ("ECDSAP256SHA256", 13),
+    ("ECDSAP384SHA384", 14),
+    ("ED25519", 15),
+    ("ED448", 16),
+    ("INDIRECT", 252),
+    ("PRIVATEDNS", 253),
+    ("PRIVATEOID", 254),
+];
+
+/// CERT type mnemonics (RFC 4398 section 2.1).
+const CERT_TYPES: &[(&str, u64)] = &[
+    ("PKIX", 1),
+    ("SPKI", 2),
+    ("PGP", 3),
+    ("IPKIX", 4),
+    ("ISPKI", 5),
+    ("IPGP", 6),
+    ("ACPKIX", 7),
+    ("IACPKIX", 8),
+    ("URI", 253),
+    ("OID", 254),
+];
+
+/// A number up to `max`, or a mnemonic from `table`.
+fn mnemonic(text: &[u8], table: &[(&str, u64)], max: u64) -> Result<u64, String> {
+    if text.first().is_some_and(u8::is_ascii_digit) {
+        return text::number(text, max);
+    }
+    table
+        .iter()
+        .find(|(name, _)| name.as_bytes().eq_ignore_ascii_case(text))
+        .map(|&(_, n)| n)
+        .ok_or_else(|| format!("unknown mnemonic \"{}\"", show(text)))
+}
+
+/// `count` groups of exactly `width` hex digits separated by `sep`
+/// (EUI-48/64, RFC 7043 section 3.2) or of 1 to `width` digits (ILNP,
+/// RFC 6742 section 2.3), each group giving `width / 2` octets.
+fn groups(text: &[u8], sep: u8, count: usize, width: usize) -> Result<Vec<u8>, String> {
+    let bad = || format!("invalid identifier \"{}\"", show(text));
+    let parts: Vec<&[u8]> = text.split(|&b| b == sep).collect();
+    if parts.len() != count {
+        return Err(bad());
+    }
+    let mut out = Vec::with_capacity(count * width / 2);
+    for part in parts {
+        let exact = sep == b'-';
+        if part.is_empty() || part.len() > width || (exact && part.len() != width) {
+            return Err(bad());
+        }
+        let padded: Vec<u8> = std::iter::repeat_n(b'0', width - part.len())
+            .chain(part.iter().copied())
+            .collect();
+        out.extend(text::hex(&padded).map_err(|_| bad())?);
+    }
+    Ok(out)
+}
+
+/// An RRSIG time. RFC 4034 section 3.2: "The Signature Expiration Time and
+/// Inception Time field values MUST be represented either as an unsigned
+/// decimal integer indicating seconds since 1 January 1970 00:00:00 UTC, or
+/// in the form YYYYMMDDHHmmSS in UTC".
+fn time(text: &[u8]) -> Result<u32, String> {
+    if text.len() != 14 {
+        return Ok(text::number(text, u64::from(u32::MAX))? as u32);
+    }
+    let bad = || format!("invalid time \"{}\"", show(text));
+    let part = |from: usize, to: usize| {
+        text.get(from..to)
+            .and_then(|d| text::number(d, 9999).ok())
+            .ok_or_else(bad)
+    };
+    let (year, month, day) = (part(0, 4)?, part(4, 6)?, part(6, 8)?);
+    let (hour, minute, second) = (part(8, 10)?, part(10, 12)?, part(12, 14)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return Err(bad());
+    }
+    // Days from 1970-01-01 to the date (Howard Hinnant's days_from_civil).
+    let (y, m) = (year as i64 - i64::from(month <= 2), month as i64);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + day as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let seconds = days * 86_400 + (hour * 3600 + minute * 60 + second) as i64;
+    // Serial number arithmetic (RFC 1982): the value is taken modulo 2^32.
+    Ok(seconds.rem_euclid(1 << 32) as u32)
+}
+
+/// An NSEC/NSEC3/CSYNC type bitmap (RFC 4034 section 4.1.2) from type
+/// names.
+fn bitmap(tokens: &[Token], out: &mut Vec<u8>) -> Result<(), String> {
+    let mut present: Vec<u16> = tokens
+        .iter()
+        .map(|t| type_number(&t.text).map_err(|e| format!("invalid bitmap: {e}")))
+        .collect::<Result<_, _>>()?;
+    present.sort_unstable();
+    present.dedup();
+    let mut windows: Vec<(u8, [u8; 32], usize)> = Vec::new();
+    for t in present {
+        let (window, low) = ((t >> 8) as u8, (t & 0xff) as usize);
+        if windows.last().is_none_or(|w| w.0 != window) {
+            windows.push((window, [0; 32], 0));
+        }
+        if let Some(w) = windows.last_mut() {
+            if let Some(octet) = w.1.get_mut(low / 8) {
+                *octet |= 0x80 >> (low % 8);
+            }
+            w.2 = low / 8 + 1;
+        }
+    }
+    for (window, bits, len) in windows {
+        out.push(window);
+        out.push(len as u8);
+        out.extend_from_slice(bits.get(..len).unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// RFC 1876 LOC: `d1 [m1 [s1]] {N|S} d2 [m2 [s2]] {E|W} alt[m] [siz[m]
+/// [hp[m] [vp[m]]]]`.
+fn loc(fields: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), String> {
+    let latitude = coordinate(fields, b'N', b'S', 90)?;
+    let longitude = coordinate(fields, b'E', b'W', 180)?;
+    let altitude = meters(&fields.next("altitude")?.text)?;
+    // RFC 1876 section 2: altitude "in centimeters, from a base of 100,000m
+    // below the [WGS 84] reference spheroid".
+    let altitude =
+        u32::try_from(altitude + 10_000_000).map_err(|_| "altitude out of range".to_string())?;
+    let mut sizes = [100, 1_000_000, 1_000];
+    for size in &mut sizes {
+        match fields.peek() {
+            Some(token) => {
+                fields.next("size")?;
+                *size = meters(&token.text)?;
+            }
+            None => break,
+        }
+    }
+    out.push(0);
+    for size in sizes {
+        out.push(size_octet(size)?);
+    }
+    out.extend(latitude.to_be_bytes());
+    out.extend(longitude.to_be_bytes());
+    out.extend(altitude.to_be_bytes());
+    Ok(())
+}
+
+/// One LOC coordinate: degrees, optional minutes and seconds, hemisphere.
+fn coordinate(
+    fields: &mut Fields<'_>,
+    plus: u8,
+    minus: u8,
+    max_degrees: i64,
+) -> Result<u32, String> {
+    let bad = || "invalid LOC coordinate".to_string();
+    let mut parts = Vec::new();
+    let sign = loop {
+        let token = &fields.next("LOC coordinate")?.text;
+        match token.as_slice() {
+            [h] if h.eq_ignore_ascii_case(&plus) => break 1,
+            [h] if h.eq_ignore_ascii_case(&minus) => break -1,
+            _ if parts.len() < 3 => parts.push(token.clone()),
+            _ => return Err(bad()),
+        }
+    };
+    let mut ms: i64 = 0;
+    for (i, part) in parts.iter().enumerate() {
+        let (limit, scale, frac) = match i {
+            0 => (max_degrees, 3_600_000, 0),
+            1 => (59, 60_000, 0),
+            _ => (59, 1000, 3),
+        };
+        let value = fixed(part, frac).ok_or_else(bad)?;
+        if value < 0 || value > limit * 10_i64.pow(frac) + if frac > 0 { 999 } else { 0 } {
+            return Err(bad());
+        }
+        ms += if frac > 0 { value } else { value * scale };
+    }
+    if parts.is_empty() || ms > max_degrees * 3_600_000 {
+        return Err(bad());
+    }
+    // RFC 1876 section 2: "2^31 represents the equator" / "the prime
+    // meridian", in thousandths of a second of arc.
+    Ok(((1_i64 << 31) + sign * ms) as u32)
+}
+
+/// A LOC distance in meters (optional `m` suffix) as centimeters.
+fn meters(text: &[u8]) -> Result<i64, String> {
+    let digits = text
+        .strip_suffix(b"m")
+        .or_else(|| text.strip_suffix(b"M"))
+        .unwrap_or(text);
+    fixed(digits, 2).ok_or_else(|| format!("invalid LOC distance \"{}\"", show(text)))
+}
+
+/// A decimal with an optional sign and up to `frac` fraction digits, scaled
+/// by 10^frac.
+fn fixed(text: &[u8], frac: u32) -> Option<i64> {
+    let (negative, text) = match text.strip_prefix(b"-") {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let mut split = text.splitn(2, |&b| b == b'.');
+    let whole = split.next()?;
+    let fraction = split.next().unwrap_or_default();
+    if whole.is_empty() || fraction.len() > frac as usize {
+        return None;
+    }
+    let whole = text::number(whole, 1_000_000_000).ok()?;
+    let mut value = whole as i64 * 10_i64.pow(frac);
+    if !fraction.is_empty() {
+        let f = text::number(fraction, 1_000).ok()? as i64;
+        value += f * 10_i64.pow(frac - fraction.len() as u32);
+    }
+    Some(if negative { -value } else { value })
+}
+
+/// RFC 1876 size encoding: "the high order four bits are the base, the low
+/// order four bits are the power of ten" of a value in centimeters.
+fn size_octet(cm: i64) -> Result<u8, String> {
+    if !(0..=9_000_000_000).contains(&cm) {
+        return Err("LOC size out of range".into());
+    }
+    let (mut base, mut power) = (cm, 0u8);
+    while base >= 10 {
+        base /= 10;
+        power += 1;
+    }
+    Ok(((base as u8) << 4) | power)
+}
+
+/// RFC 3123 APL: items `[!]afi:address/prefix`.
+fn apl(fields: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), String> {
+    for token in fields.take_rest() {
+        let bad = || format!("invalid APL item \"{}\"", show(&token.text));
+        let (negated, item) = match token.text.strip_prefix(b"!") {
+            Some(rest) => (true, rest),
+            None => (false, token.text.as_slice()),
+        };
+        let item = std::str::from_utf8(item).map_err(|_| bad())?;
+        let (family, rest) = item.split_once(':').ok_or_else(bad)?;
+        let (address, prefix) = rest.split_once('/').ok_or_else(bad)?;
+        let prefix = text::number(prefix.as_bytes(), 128).map_err(|_| bad())? as u8;
+        let (family, mut octets) = match family {
+            "1" if prefix <= 32 => (1u16, ipv4(address.as_bytes())?.octets().to_vec()),
+            "2" => (2u16, ipv6(address.as_bytes())?.octets().to_vec()),
+            _ => return Err(bad()),
+        };
+        // RFC 3123 section 4: "trailing zero octets ... MUST NOT be sent".
+        while octets.last() == Some(&0) {
+            octets.pop();
+        }
+        out.extend(family.to_be_bytes());
+        out.push(prefix);
+        out.push((u8::from(negated) << 7) | octets.len() as u8);
+        out.extend(octets);
+    }
+    Ok(())
+}
+
+/// RFC 4025 IPSECKEY: precedence, gateway type, algorithm, gateway, key.
+fn ipseckey(fields: &mut Fields<'_>, origin: &Name, out: &mut Vec<u8>) -> Result<(), String> {
+    parse_field(Field::U8, fields, origin, out)?;
+    let gateway_type = text::number(&fields.next("gateway type")?.text, 3)? as u8;
+    out.push(gateway_type);
+    parse_field(Field::U8, fields, origin, out)?;
+    let gateway = fields.next("gateway")?;
+    match gateway_type {
+        0 if gateway.text == b"." => {}
+        0 => return Err("gateway type 0 needs the gateway \".\"".into()),
+        1 => out.extend(ipv4(&gateway.text)?.octets()),
+        2 => out.extend(ipv6(&gateway.text)?.octets()),
+        _ => out.extend_from_slice(name(gateway, origin)?.as_wire()),
+    }
+    if fields.peek().is_some() {
+        parse_field(Field::Base64, fields, origin, out)?;
+    }
+    Ok(())
+}
+
+/// RFC 9460 SvcParamKey names; `keyNNNNN` covers the rest.
+const SVC_KEYS: &[(&str, u16)] = &[
+    ("mandatory", 0),
+    ("alpn", 1),
+    ("no-default-alpn", 2),
+    ("port", 3),
+    ("ipv4hint", 4),
+    ("ech", 5),
+    ("ipv6hint", 6),
+    ("dohpath", 7),
+    ("ohttp", 8),
+];
+
+/// The number of an SvcParamKey name.
+fn svc_key(name: &[u8]) -> Result<u16, String> {
+    let s = std::str::from_utf8(name).unwrap_or("");
+    if let Some(&(_, n)) = SVC_KEYS.iter().find(|(k, _)| *k == s) {
+        return Ok(n);
+    }
+    // RFC 9460 section 14.3.2: key 65535 is reserved ("Invalid key").
+    match s
+        .strip_prefix("key")
+        .map(|d| text::number(d.as_bytes(), 65534))
+    {
+        Some(Ok(n)) => Ok(n as u16),
+        _ => Err(format!("invalid parameter name \"{s}\"")),
+    }
+}
+
+/// Split a value list (RFC 9460 appendix A.1) on commas not escaped with
+/// `\`, then decode each item's escapes.
+fn value_list(raw: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let mut items = Vec::new();
+    let mut current = Vec::new();
+    let mut bytes = raw.iter();
+    while let Some(&b) = bytes.next() {
+        match b {
+            b'\\' => {
+                current.push(b);
+                if let Some(&e) = bytes.next() {
+                    current.push(e);
+                }
+            }
+            b',' => items.push(text::unescape(&std::mem::take(&mut current))?),
+            _ => current.push(b),
+        }
+    }
+    items.push(text::unescape(&current)?);
+    if items.iter().any(Vec::is_empty) {
+        return Err("empty item in a value list".into());
+    }
+    Ok(items)
+}
+
+/// RFC 9460 SVCB and HTTPS: priority, target, then `key[=value]` params,
+/// written in wire form in increasing key order.
+fn svcb<'a>(fields: &mut Fields<'a>, origin: &Name, out: &mut Vec<u8>) -> Result<(), String> {
+    parse_field(Field::U16, fields, origin, out)?;
+    parse_field(Field::Name, fields, origin, out)?;
+    let mut params: Vec<(u16, Vec<u8>)> = Vec::new();
+    let mut mandatory: Vec<u16> = Vec::new();
+    for token in fields.take_rest() {
+        let mut split = token.text.splitn(2, |&b| b == b'=');
+        let key = svc_key(split.next().unwrap_or_default())?;
+        let value: Option<&'a [u8]> = split.next();
+        let name = types_key_name(key);
+        let need = |v: Option<&'a [u8]>| {
+            v.filter(|v| !v.is_empty())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        let wire = match key {
+            0 => {
+                let mut keys = value_list(need(value)?)?
+                    .iter()
+                    .map(|k| svc_key(k))
+                    .collect::<Result<Vec<u16>, _>>()?;
+                keys.sort_unstable();
+                if keys.windows(2).any(|w| w[0] == w[1]) {
+                    return Err("duplicate mandatory value".into());
+                }
+                // RFC 9460 section 8: "The "mandatory" SvcParamKey MUST
+                // NOT be included in the mandatory list."
+                if keys.first() == Some(&0) {
+                    return Err("invalid mandatory value \"mandatory\"".into());
+                }
+                let wire = keys.iter().flat_map(|k| k.to_be_bytes()).collect();
+                mandatory = keys;
+                wire
+            }
+            1 => {
+                let mut wire = Vec::new();
+                for id in value_list(need(value)?)? {
+                    string(&id, &mut wire)?;
+                }
+                wire
+            }
+            2 | 8 if value.is_some() => return Err(format!("{name} takes no value")),
+            2 | 8 => Vec::new(),
+            3 => u16_field(need(value)?)?.to_be_bytes().to_vec(),
+            4 => value_list(need(value)?)?
+                .iter()
+                .map(|a| ipv4(a).map(|a| a.octets()))
+                .collect::<Result<Vec<_>, _>>()?
+                .concat(),
+            5 => text::base64(need(value)?)?,
+            6 => value_list(need(value)?)?
+                .iter()
+                .map(|a| ipv6(a).map(|a| a.octets()))
+                .collect::<Result<Vec<_>, _>>()?
+                .concat(),
+            _ => text::unescape(value.unwrap_or_default())?,
+        };
+        if params.iter().any(|(k, _)| *k == key) {
+            return Err(format!("duplicate parameter name \"{name}\""));
+        }
+        params.push((key, wire));
+    }
+    params.sort_by_key(|(k, _)| *k);
+    if let Some(&key) = mandatory
+        .iter()
+        .find(|&&key| !params.iter().any(|(k, _)| *k == key))
+    {
+        return Err(format!(
+            "missing mandatory parameter \"{}\"",
+            types_key_name(key)
+        ));
+    }
+    for (key, value) in params {
+        let len = u16::try_from(value.len()).map_err(|_| "parameter value too long".to_string())?;
+        out.extend(key.to_be_bytes());
+        out.extend(len.to_be_bytes());
+        out.extend(value);
+    }
+    Ok(())
+}
+
+/// The presentation name of an SvcParamKey.
+fn types_key_name(key: u16) -> String {
+    SVC_KEYS
+        .iter()
+        .find(|(_, n)| *n == key)
+        .map_or_else(|| format!("key{key}"), |(k, _)| (*k).to_string())
+}
+
+/// A cursor over wire octets, for checking generic RDATA.
+#[derive(Debug)]
+struct Reader<'a> {
+    /// Octets not read yet.
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    /// Take `n` octets.
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        if self.rest.len() < n {
+            return Err("RDATA too short for its type".into());
+        }
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        Ok(head)
+    }
+
+    /// Take one octet.
+    fn octet(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?.first().copied().unwrap_or(0))
+    }
+
+    /// Take a length-prefixed string.
+    fn string(&mut self) -> Result<&'a [u8], String> {
+        let len = self.octet()?;
+        self.take(usize::from(len))
+    }
+
+    /// Take an uncompressed name.
+    fn name(&mut self) -> Result<(), String> {
+        let mut len = 0;
+        loop {
+            let label = usize::from(*self.rest.get(len).ok_or("RDATA too short for its type")?);
+            len += 1 + label;
+            if label == 0 {
+                break;
+            }
+            // RFC 3597 section 4: RDATA of known types in generic form must
+            // not hold compressed names; a length over 63 is one.
+            if label > 63 || len > MAX_NAME {
+                return Err("invalid name in RDATA".into());
+            }
+        }
+        Name::from_wire(self.take(len)?).map_err(|e| format!("invalid name in RDATA: {e}"))?;
+        Ok(())
+    }
+
+    /// Take everything left.
+    fn rest(&mut self) -> &'a [u8] {
+        std::mem::take(&mut self.rest)
+    }
+}
+
+/// Check that generic RDATA has the wire layout of `rtype` (RFC 3597
+/// section 5: the generic form of a known type must be "exactly the same"
+/// as its usual encoding). Types without a format are taken as they are.
+fn validate(rtype: u16, wire: &[u8]) -> Result<(), String> {
+    let mut r = Reader { rest: wire };
+    match format(rtype) {
+        None => return Ok(()),
+        Some(Format::Fields(list)) => {
+            for &field in list {
+                validate_field(field, &mut r)?;
+            }
+        }
+        Some(Format::Loc) => {
+            if r.take(16)?.first() != Some(&0) {
+                return Err("unknown LOC version".into());
+            }
+        }
+        Some(Format::Apl) => {
+            while !r.rest.is_empty() {
+                r.take(3)?;
+                let len = r.octet()? & 0x7f;
+                r.take(usize::from(len))?;
+            }
+        }
+        Some(Format::Ipseckey) => {
+            let kind = r.take(3)?.get(1).copied();
+            match kind {
+                Some(0) => {}
+                Some(1) => drop(r.take(4)?),
+                Some(2) => drop(r.take(16)?),
+                Some(3) => r.name()?,
+                _ => return Err("invalid IPSECKEY gateway type".into()),
+            }
+            r.rest();
+        }
+        Some(Format::Svcb) => {
+            r.take(2)?;
+            r.name()?;
+            let mut last: Option<u16> = None;
+            while !r.rest.is_empty() {
+                let key = r.take(2)?;
+                let key = u16::from_be_bytes([
+                    key.first().copied().unwrap_or(0),
+                    key.get(1).copied().unwrap_or(0),
+                ]);
+                if last.is_some_and(|l| l >= key) {
+                    return Err("SVCB parameters out of order".into());
+                }
+                last = Some(key);
+                let len = r.take(2)?;
+                let len = u16::from_be_bytes([
+                    len.first().copied().unwrap_or(0),
+                    len.get(1).copied().unwrap_or(0),
+                ]);
+                r.take(usize::from(len))?;
+            }
+        }
+    }
+    if !r.rest.is_empty() {
+        return Err("RDATA longer than its type allows".into());
+    }
+    Ok(())
+}
+
+/// Check one field of generic RDATA.
+fn validate_field(field: Field, r: &mut Reader<'_>) -> Result<(), String> {
+    match field {
+        Field::U8 | Field::Algorithm => drop(r.take(1)?),
+        Field::U16 | Field::Type | Field::CertType => drop(r.take(2)?),
+        Field::U32 | Field::Ttl | Field::Time | Field::Ipv4 => drop(r.take(4)?),
+        Field::Ipv6 => drop(r.take(16)?),
+        Field::Eui48 => drop(r.take(6)?),
+        Field::Eui64 | Field::Ilnp64 => drop(r.take(8)?),
+        Field::Name => r.name()?,
+        Field::Str | Field::Salt | Field::Base32 => drop(r.string()?),
+        Field::Tag => {
+            if r.string()?.is_empty() {
+                return Err("empty CAA tag".into());
+            }
+        }
+        Field::Strings => {
+            r.string()?;
+            while !r.rest.is_empty() {
+                r.string()?;
+            }
+        }
+        Field::Base64 | Field::Hex | Field::Opaque => drop(r.rest()),
+        Field::Bitmap => {
+            let mut last: Option<u8> = None;
+            while !r.rest.is_empty() {
+                let window = r.octet()?;
+                let len = r.octet()?;
+                if last.is_some_and(|l| l >= window) || !(1..=32).contains(&len) {
+                    return Err("invalid type bitmap".into());
+                }
+                last = Some(window);
+                r.take(usize::from(len))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::lexer::Lexer;
+    use super::*;
+
+    fn rdata(rtype: &str, text: &str) -> Result<Vec<u8>, String> {
+        let origin = Name::parse(b"example.com.", None).unwrap();
+        let entry = Lexer::new(text.as_bytes()).next_entry().unwrap().unwrap();
+        let rtype = type_number(rtype.as_bytes())?;
+        parse(rtype, &mut Fields::new(&entry.tokens), &origin)
+    }
+
+    fn ok(rtype: &str, text: &str) -> Vec<u8> {
+        rdata(rtype, text).unwrap_or_else(|e| panic!("{rtype} {text}: {e}"))
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(ok("A", "192.0.2.1"), [192, 0, 2, 1]);
+        assert!(
+            rdata("A", "1.2.3")
+                .unwrap_err()
+                .contains("invalid IPv4 address \"1.2.3\"")
+        );
+        assert!(rdata("A", "1.2.3.256").is_err());
+        assert_eq!(ok("AAAA", "2001:db8::1")[..4], [0x20, 0x01, 0x0d, 0xb8]);
+        assert!(rdata("AAAA", "2001:db8:::1").is_err());
+        assert!(rdata("A", "1.2.3.4 5").is_err());
+    }
+
+    #[test]
+    fn names_keep_case_and_follow_origin() {
+        assert_eq!(ok("NS", "Ns1"), b"\x03Ns1\x07example\x03com\x00");
+        assert_eq!(ok("CNAME", "@"), b"\x07example\x03com\x00");
+        assert_eq!(ok("MX", "10 mx.other."), b"\x00\x0a\x02mx\x05other\x00");
+        assert_eq!(ok("SRV", "1 2 3 t."), b"\x00\x01\x00\x02\x00\x03\x01t\x00");
+        assert!(rdata("PTR", &format!("{}.", "a".repeat(64))).is_err());
+    }
+
+    #[test]
+    fn soa_with_units() {
+        let wire = ok("SOA", "ns. host. 4294967295 1h 30m 1w 1d");
+        assert_eq!(&wire[..8], b"\x02ns\x00\x04host");
+        assert_eq!(
+            &wire[wire.len() - 20..],
+            [
+                255, 255, 255, 255, 0, 0, 14, 16, 0, 0, 7, 8, 0, 9, 58, 128, 0, 1, 81, 128
+            ]
+        );
+        assert!(rdata("SOA", "ns. host. 4294967296 1 1 1 1").is_err());
+        assert!(rdata("SOA", "ns. host. 1 1 1 1").is_err());
+    }
+
+    #[test]
+    fn txt_strings() {
+        assert_eq!(ok("TXT", "\"a b\" c \"\""), b"\x03a b\x01c\x00");
+        assert_eq!(ok("TXT", "\"\\065\\\"\""), b"\x02A\"");
+        let long = "x".repeat(300);
+        let wire = ok("SPF", &format!("\"{long}\""));
+        assert_eq!(wire.len(), 302);
+        assert_eq!(wire[0], 255);
+        assert_eq!(wire[256], 45);
+        assert!(rdata("TXT", "\"\\999\"").is_err());
+        assert!(rdata("HINFO", &format!("{long} x")).is_err());
+    }
+
+    #[test]
+    fn dnssec_types() {
+        assert_eq!(
+            ok("DS", "60485 RSASHA1 1 2BB1 83AF"),
+            [0xec, 0x45, 5, 1, 0x2b, 0xb1, 0x83, 0xaf]
+        );
+        assert_eq!(ok("DNSKEY", "257 3 8 AQID BA=="), [1, 1, 3, 8, 1, 2, 3, 4]);
+        assert!(rdata("DNSKEY", "257 3 8 AQ!D").is_err());
+        assert!(rdata("DS", "1 8 2 XYZ0").is_err());
+        let sig = ok(
+            "RRSIG",
+            "A 8 2 3600 20300101000000 1700000000 1 example.com. AQID",
+        );
+        assert_eq!(&sig[..4], [0, 1, 8, 2]);
+        assert_eq!(&sig[8..12], 1_893_456_000u32.to_be_bytes());
+        assert_eq!(ok("NSEC", "a. A MX RRSIG TYPE1234"), b"\x01a\x00\x00\x03\x40\x01\x02\x04\x1b\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x20"[..]);
+        assert!(rdata("NSEC", "a. A BOGUS").is_err());
+        assert_eq!(ok("NSEC3PARAM", "1 0 10 -"), [1, 0, 0, 10, 0]);
+        assert_eq!(
+            ok("NSEC3", "1 1 0 AB CPNMUOJ1 A"),
+            [
+                1, 1, 0, 0, 1, 0xab, 5, b'f', b'o', b'o', b'b', b'a', 0, 1, 0x40
+            ]
+        );
+    }
+
+    #[test]
+    fn misc_types() {
+        assert_eq!(
+            ok("CAA", "0 issue \"ca.example\""),
+            b"\x00\x05issueca.example"
+        );
+        assert!(rdata("CAA", "0 is-sue x").is_err());
+        assert_eq!(ok("SSHFP", "1 1 ABCD"), [1, 1, 0xab, 0xcd]);
+        assert_eq!(ok("TLSA", "3 1 1 00"), [3, 1, 1, 0]);
+        assert_eq!(
+            ok("NAPTR", "1 2 \"u\" \"E2U+sip\" \"\" ."),
+            b"\x00\x01\x00\x02\x01u\x07E2U+sip\x00\x00"
+        );
+        assert_eq!(
+            ok("URI", "10 1 \"https://x/\""),
+            b"\x00\x0a\x00\x01https://x/"
+        );
+        assert_eq!(
+            ok("EUI48", "00-00-5e-00-53-2a"),
+            [0, 0, 0x5e, 0, 0x53, 0x2a]
+        );
+        assert!(rdata("EUI48", "00-00-5e-00-53").is_err());
+        assert_eq!(
+            ok("L64", "10 2001:db8:1:2"),
+            [0, 10, 0x20, 1, 0x0d, 0xb8, 0, 1, 0, 2]
+        );
+        assert_eq!(
+            ok("APL", "1:192.168.32.0/21 !1:192.168.38.0/28"),
+            [0, 1, 21, 3, 192, 168, 32, 0, 1, 28, 0x83, 192, 168, 38]
+        );
+        assert_eq!(
+            ok("IPSECKEY", "10 1 2 192.0.2.38 AQID"),
+            [10, 1, 2, 192, 0, 2, 38, 1, 2, 3]
+        );
+        assert_eq!(ok("CERT", "PGP 0 0 AQID"), [0, 3, 0, 0, 0, 1, 2, 3]);
+        assert_eq!(ok("ZONEMD", "2018031900 1 1 ABCD").len(), 8);
+    }
+
+    #[test]
+    fn loc() {
+        // RFC 1876 appendix example: cambridge-net.kei.com.
+        let wire = ok("LOC", "42 21 54 N 71 06 18 W -24m 30m");
+        assert_eq!(
+            wire,
+            [
+                0, 0x33, 0x16, 0x13, 0x89, 0x17, 0x2d, 0xd0, 0x70, 0xbe, 0x15, 0xf0, 0x00, 0x98,
+                0x8d, 0x20
+            ]
+        );
+        assert!(rdata("LOC", "91 N 0 E 0").is_err());
+        assert!(rdata("LOC", "42 X 0 E 0").is_err());
+    }
+
+    #[test]
+    fn svcb() {
+        let wire = ok("HTTPS", "1 . port=8443 alpn=h2,h3 mandatory=alpn");
+        assert_eq!(wire, b"\x00\x01\x00\x00\x00\x00\x02\x00\x01\x00\x01\x00\x06\x02h2\x02h3\x00\x03\x00\x02\x20\xfb"[..]);
+        let wire = ok(
+            "SVCB",
+            "1 s. ipv4hint=192.0.2.1,192.0.2.2 no-default-alpn alpn=\"a\\,b\" key65000=x",
+        );
+        assert!(wire.ends_with(b"\xfd\xe8\x00\x01x"));
+        assert!(
+            rdata("SVCB", "1 . port=1 port=2")
+                .unwrap_err()
+                .contains("duplicate")
+        );
+        assert!(
+            rdata("SVCB", "1 . mandatory=port")
+                .unwrap_err()
+                .contains("missing mandatory")
+        );
+        assert!(rdata("SVCB", "1 . mandatory=mandatory").is_err());
+        assert!(rdata("SVCB", "1 . bogus=1").is_err());
+        assert!(rdata("SVCB", "1 . key65535=1").is_err());
+        assert!(rdata("SVCB", "1 . no-default-alpn=x").is_err());
+    }
+
+    #[test]
+    fn generic_rdata() {
+        assert_eq!(ok("TYPE65280", "\\# 3 ABCDEF"), [0xab, 0xcd, 0xef]);
+        assert_eq!(ok("TYPE65280", "\\# 0"), []);
+        assert_eq!(ok("A", "\\# 4 C0 00 02 01"), [192, 0, 2, 1]);
+        assert!(rdata("A", "\\# 3 C00002").is_err());
+        assert!(rdata("A", "\\# 5 C000020101").is_err());
+        assert!(rdata("TYPE1", "\\# 4 C00002").is_err());
+        assert!(rdata("NS", "\\# 4 C00C0000").is_err());
+        assert!(rdata("MX", "\\# 4 000A0000").is_err());
+        assert!(rdata("TXT", "\\# 2 0201").is_err());
+        assert!(rdata("BOGUS", "1").is_err());
+        assert!(rdata("NSAP", "0x47").is_err());
+    }
+}
