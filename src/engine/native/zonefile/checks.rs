@@ -32,7 +32,7 @@ impl<'a> Index<'a> {
     fn new(zone: &'a ParsedZone, apex: Name) -> Index<'a> {
         let mut nodes: HashMap<NameKey, Vec<&Record>> = HashMap::new();
         let mut names = HashSet::new();
-        for record in &zone.records {
+        for record in zone.records.iter().filter(|r| !in_nsec3_tree(r)) {
             nodes.entry(record.owner.key()).or_default().push(record);
             let mut name = Some(record.owner.clone());
             while let Some(n) = name.filter(|n| n.is_at_or_below(&apex)) {
@@ -78,6 +78,15 @@ impl<'a> Index<'a> {
         }
         current
     }
+}
+
+/// True for NSEC3 records and their signatures: Knot DNS keeps them in a
+/// tree of their own (their owners are hashes, RFC 5155 section 7.1), so
+/// they are not children of a DNAME nor nodes of the zone's tree.
+fn in_nsec3_tree(record: &Record) -> bool {
+    record.rtype == rtype::NSEC3
+        || (record.rtype == rtype::RRSIG
+            && record.rdata.get(..2) == Some(&rtype::NSEC3.to_be_bytes()[..]))
 }
 
 /// Run the zone checks on a parsed zone.
@@ -172,6 +181,9 @@ fn check_node(index: &Index<'_>, records: &[&Record]) -> Option<String> {
 /// RFC 6672 section 2.4: a DNAME owner "MUST NOT have any descendants";
 /// checked from the descendant's side, walking up its ancestors.
 fn check_under_dname(index: &Index<'_>, record: &Record) -> Option<String> {
+    if in_nsec3_tree(record) {
+        return None;
+    }
     let mut current = record.owner.parent();
     while let Some(name) = current.filter(|n| n.is_at_or_below(&index.apex)) {
         if index.has(&name, rtype::DNAME) {

@@ -123,6 +123,10 @@ fn format_value(spec: &[u8], value: u64) -> Result<Vec<u8>, String> {
     };
     let offset = text::number(digits, u64::from(u32::MAX)).map_err(|_| bad())? as i64;
     let value = value as i64 + if negative { -offset } else { offset };
+    // BIND computes in a C int and refuses what overflows it.
+    if value.unsigned_abs() > i32::MAX as u64 {
+        return Err(format!("$GENERATE value {value} out of range"));
+    }
     let width = text::number(width, MAX_WIDTH as u64).map_err(|_| bad())? as usize;
     let magnitude = value.unsigned_abs();
     let sign = if value < 0 { "-" } else { "" };
@@ -212,5 +216,6 @@ mod tests {
         assert!(expanded(&["1-1", "${0,1,q}", "A", "x"]).is_err());
         assert!(expanded(&["1-1", "${0", "A", "x"]).is_err());
         assert!(expanded(&["x", "$", "A", "x"]).is_err());
+        assert!(expanded(&["1-1", "${2147483647}", "A", "x"]).is_err());
     }
 }

@@ -17,8 +17,8 @@
 //!   `default-ttl`) before any `$TTL`; an earlier record's TTL is not
 //!   inherited;
 //! - records outside the zone are dropped, as Knot ignores them;
-//! - identical records are collapsed, and an RRset keeps the TTL of its
-//!   first record;
+//! - identical records (compared in canonical form, RFC 4034 section 6.2)
+//!   are collapsed, and an RRset keeps the TTL of its first record;
 //! - an included file starts without a previous owner, and the including
 //!   file's origin and owner are restored when it ends.
 //!
@@ -71,6 +71,10 @@ pub const MAX_GENERATED: usize = 1 << 20;
 /// DNS's `default-ttl`.
 pub const DEFAULT_TTL: u32 = 3600;
 
+/// Reads an `$INCLUDE`d file: given the line of the directive and the
+/// target, returns the path to name in errors and the file's bytes.
+pub type IncludeFn<'a> = dyn FnMut(usize, &str) -> Result<(PathBuf, Vec<u8>), BundleError> + 'a;
+
 /// Read one zone of a bundle (following `$INCLUDE`s inside the bundle) and
 /// run the zone checks on it.
 pub fn load_zone(bundle: &Bundle, zone: &ZoneFile) -> Result<ParsedZone, BundleError> {
@@ -101,7 +105,7 @@ pub fn parse_bytes(
     text: &[u8],
     origin: &Name,
     file: &Path,
-    include: &mut dyn FnMut(usize, &str) -> Result<(PathBuf, Vec<u8>), BundleError>,
+    include: &mut IncludeFn<'_>,
 ) -> Result<ParsedZone, BundleError> {
     let mut parser = Parser {
         zone: ParsedZone {
@@ -140,7 +144,7 @@ struct Parser<'a> {
     /// The zone being built.
     zone: ParsedZone,
     /// Reads included files.
-    include: &'a mut dyn FnMut(usize, &str) -> Result<(PathBuf, Vec<u8>), BundleError>,
+    include: &'a mut IncludeFn<'a>,
     /// The TTL of records written without one (`$TTL`).
     default_ttl: u32,
     /// Records produced by `$GENERATE` so far.
@@ -408,7 +412,7 @@ fn finish(zone: &mut ParsedZone) {
             }
             apex_soa = true;
         }
-        if !seen.insert((r.owner.key(), r.rtype, r.rdata.clone())) {
+        if !seen.insert((r.owner.key(), r.rtype, rdata::canonical(r.rtype, &r.rdata))) {
             return false;
         }
         if r.rtype != rtype::RRSIG {

@@ -12,6 +12,7 @@
 //! every other type can still be written in RFC 3597 form.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::ops::Range;
 
 use super::lexer::Token;
 use super::text::{self, show};
@@ -801,6 +802,10 @@ fn types_key_name(key: u16) -> String {
 struct Reader<'a> {
     /// Octets not read yet.
     rest: &'a [u8],
+    /// Length of the whole RDATA.
+    total: usize,
+    /// Where the names read so far lie.
+    names: Vec<Range<usize>>,
 }
 
 impl<'a> Reader<'a> {
@@ -840,8 +845,15 @@ impl<'a> Reader<'a> {
                 return Err("invalid name in RDATA".into());
             }
         }
+        let start = self.offset();
         Name::from_wire(self.take(len)?).map_err(|e| format!("invalid name in RDATA: {e}"))?;
+        self.names.push(start..start + len);
         Ok(())
+    }
+
+    /// How many octets were read.
+    fn offset(&self) -> usize {
+        self.total - self.rest.len()
     }
 
     /// Take everything left.
@@ -854,9 +866,39 @@ impl<'a> Reader<'a> {
 /// section 5: the generic form of a known type must be "exactly the same"
 /// as its usual encoding). Types without a format are taken as they are.
 fn validate(rtype: u16, wire: &[u8]) -> Result<(), String> {
-    let mut r = Reader { rest: wire };
+    layout(rtype, wire).map(drop)
+}
+
+/// RFC 4034 section 6.2, narrowed by RFC 6840 section 5.1 (NSEC is no
+/// longer listed): the types whose RDATA names are lowercased in canonical
+/// form. SVCB target names, for one, keep their case.
+const LOWERCASED: &[u16] = &[2, 5, 6, 12, 14, 15, 17, 18, 21, 33, 35, 36, 39, 46];
+
+/// The canonical form of RDATA (names lowercased where RFC 4034 section
+/// 6.2 asks), which decides whether two records are the same record.
+pub fn canonical(rtype: u16, wire: &[u8]) -> Vec<u8> {
+    let mut out = wire.to_vec();
+    if LOWERCASED.contains(&rtype)
+        && let Ok(names) = layout(rtype, wire)
+    {
+        for range in names {
+            if let Some(name) = out.get_mut(range) {
+                name.make_ascii_lowercase();
+            }
+        }
+    }
+    out
+}
+
+/// Walk RDATA by the wire layout of `rtype`, returning where its names lie.
+fn layout(rtype: u16, wire: &[u8]) -> Result<Vec<Range<usize>>, String> {
+    let mut r = Reader {
+        rest: wire,
+        total: wire.len(),
+        names: Vec::new(),
+    };
     match format(rtype) {
-        None => return Ok(()),
+        None => return Ok(Vec::new()),
         Some(Format::Fields(list)) => {
             for &field in list {
                 validate_field(field, &mut r)?;
@@ -911,7 +953,7 @@ fn validate(rtype: u16, wire: &[u8]) -> Result<(), String> {
     if !r.rest.is_empty() {
         return Err("RDATA longer than its type allows".into());
     }
-    Ok(())
+    Ok(r.names)
 }
 
 /// Check one field of generic RDATA.
