@@ -156,32 +156,30 @@ impl<'a> Lexer<'a> {
         Ok(tokens)
     }
 
-    /// One field: a quoted string, or a word that may hold quoted parts
-    /// (`alpn="h2,h3"`, as SVCB parameters are written).
+    /// One field: a quoted string, or a word that may end in a quoted value
+    /// after `=` (`alpn="h2,h3"`, as SVCB parameters are written).
     fn token(&mut self) -> Result<Token, LexError> {
         let mut text = Vec::new();
         let quoted = self.peek() == Some(b'"');
         while let Some(b) = self.peek() {
             match b {
-                b'"' => {
+                b'"' if quoted || text.ends_with(b"=") => {
                     self.bump();
                     self.quoted_part(&mut text)?;
-                    if quoted {
-                        break;
+                    if self.peek().is_some_and(|b| !ends_word(b)) {
+                        return Err(self.error("missing blank after a quoted string"));
                     }
+                    break;
                 }
+                b'"' => return Err(self.error("quote inside a word")),
                 b'\\' => {
                     self.bump();
                     text.push(b'\\');
-                    match self.bump() {
-                        Some(b'\n') | None => return Err(self.error("escape at the end of a line")),
-                        Some(e) => text.push(e),
-                    }
+                    let escaped = self.bump().filter(|&e| printable(e, true));
+                    text.push(escaped.ok_or_else(|| self.error("invalid escape"))?);
                 }
                 b if ends_word(b) => break,
-                b if b.is_ascii_control() => {
-                    return Err(self.error("control character outside a quoted string"));
-                }
+                b if !printable(b, false) => return Err(self.invalid(b)),
                 _ => {
                     self.bump();
                     text.push(b);
@@ -200,17 +198,29 @@ impl<'a> Lexer<'a> {
                 Some(b'"') => return Ok(()),
                 Some(b'\\') => {
                     text.push(b'\\');
-                    match self.bump() {
-                        None | Some(b'\n') => {
-                            return Err(self.error("unterminated quoted string"));
-                        }
-                        Some(e) => text.push(e),
-                    }
+                    let escaped = self.bump().filter(|&e| printable(e, true));
+                    text.push(escaped.ok_or_else(|| self.error("invalid escape"))?);
                 }
-                Some(b) => text.push(b),
+                Some(b) if printable(b, true) => text.push(b),
+                Some(b) => return Err(self.invalid(b)),
             }
         }
     }
+
+    /// An error for a byte that may not appear in a field.
+    fn invalid(&self, b: u8) -> LexError {
+        self.error(&format!(
+            "invalid character \\{b:03} (write it as an escape)"
+        ))
+    }
+}
+
+/// True for the bytes a field may hold as they are: printable ASCII, plus
+/// blanks inside quotes. Knot DNS refuses anything else (control
+/// characters, and octets over 127 such as raw UTF-8), which must be written
+/// as `\DDD` escapes.
+fn printable(b: u8, quoted: bool) -> bool {
+    matches!(b, 0x21..=0x7e) || (quoted && (b == b' ' || b == b'\t'))
 }
 
 #[cfg(test)]

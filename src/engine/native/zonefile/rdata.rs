@@ -1037,7 +1037,7 @@ mod tests {
     #[test]
     fn soa_with_units() {
         let wire = ok("SOA", "ns. host. 4294967295 1h 30m 1w 1d");
-        assert_eq!(&wire[..8], b"\x02ns\x00\x04host");
+        assert_eq!(&wire[..9], b"\x02ns\x00\x04host");
         assert_eq!(
             &wire[wire.len() - 20..],
             [
@@ -1076,7 +1076,10 @@ mod tests {
         );
         assert_eq!(&sig[..4], [0, 1, 8, 2]);
         assert_eq!(&sig[8..12], 1_893_456_000u32.to_be_bytes());
-        assert_eq!(ok("NSEC", "a. A MX RRSIG TYPE1234"), b"\x01a\x00\x00\x03\x40\x01\x02\x04\x1b\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x20"[..]);
+        let mut nsec = b"\x01a\x00\x00\x06\x40\x01\x00\x00\x00\x02\x04\x1b".to_vec();
+        nsec.extend([0; 26]);
+        nsec.push(0x20);
+        assert_eq!(ok("NSEC", "a. A MX RRSIG TYPE1234"), nsec);
         assert!(rdata("NSEC", "a. A BOGUS").is_err());
         assert_eq!(ok("NSEC3PARAM", "1 0 10 -"), [1, 0, 0, 10, 0]);
         assert_eq!(
