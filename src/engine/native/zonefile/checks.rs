@@ -17,6 +17,9 @@ use crate::engine::native::record::{ParsedZone, Record, rtype};
 
 use super::types::type_name;
 
+/// RFC 5155 NSEC3PARAM.
+const NSEC3PARAM: u16 = 51;
+
 /// The records of a zone by owner, for the checks.
 struct Index<'a> {
     /// The apex.
@@ -121,6 +124,21 @@ pub fn check_zone(zone: &ParsedZone) -> Result<(), BundleError> {
         return Err(fail(
             None,
             format!("{}: missing NS at the zone apex", index.apex),
+        ));
+    }
+    // Knot DNS builds its NSEC3 chain from the one NSEC3PARAM at the apex
+    // and refuses a zone with several ("failed to load NSEC3 parameters").
+    let params = zone
+        .records
+        .iter()
+        .filter(|r| r.rtype == NSEC3PARAM && r.owner.eq_ignore_case(&index.apex));
+    if let Some(second) = params.clone().nth(1) {
+        return Err(fail(
+            Some(second),
+            format!(
+                "{}: more than one NSEC3PARAM record at the apex",
+                index.apex
+            ),
         ));
     }
     for records in index.nodes.values() {

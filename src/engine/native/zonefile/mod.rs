@@ -273,7 +273,12 @@ impl Parser<'_> {
                 .unwrap_or_default(),
             depth,
         };
-        self.file(&bytes, path, source).map_err(EntryError::Bundle)
+        // As in Knot DNS, the included file starts with the including
+        // file's $TTL, and its own $TTL does not outlive it.
+        let default_ttl = self.default_ttl;
+        let result = self.file(&bytes, path, source);
+        self.default_ttl = default_ttl;
+        result.map_err(EntryError::Bundle)
     }
 
     /// One record: `[owner] [ttl] [class] type rdata` in either order of

@@ -186,14 +186,23 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// The remaining tokens concatenated (base64 and hex may be split by
-    /// blanks), at least one required.
-    fn joined(&mut self, what: &str) -> Result<Vec<u8>, String> {
+    /// The remaining tokens, at least one, each decoded on its own by
+    /// `decode` and concatenated. Base64 and hex may be split by blanks,
+    /// but (as Knot DNS reads them) only between whole quartets or pairs.
+    fn decode_rest(
+        &mut self,
+        what: &str,
+        decode: fn(&[u8]) -> Result<Vec<u8>, String>,
+    ) -> Result<Vec<u8>, String> {
         let rest = self.take_rest();
         if rest.is_empty() {
             return Err(format!("missing {what}"));
         }
-        Ok(rest.iter().flat_map(|t| t.text.iter().copied()).collect())
+        let parts = rest
+            .iter()
+            .map(|t| decode(&t.text))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(parts.concat())
     }
 }
 
@@ -276,8 +285,8 @@ fn parse_field(
                 }
             }
         }
-        Field::Base64 => out.extend(text::base64(&fields.joined("base64 data")?)?),
-        Field::Hex => out.extend(text::hex(&fields.joined("hex data")?)?),
+        Field::Base64 => out.extend(fields.decode_rest("base64 data", text::base64)?),
+        Field::Hex => out.extend(fields.decode_rest("hex data", text::hex)?),
         Field::Salt => {
             let token = &fields.next("salt")?.text;
             let salt = if token == b"-" {
@@ -320,11 +329,29 @@ fn u16_field(text: &[u8]) -> Result<u16, String> {
 
 /// A name in RDATA, relative to `origin`, case kept as written.
 pub fn name(token: &Token, origin: &Name) -> Result<Name, String> {
-    if token.quoted || token.text.is_empty() {
+    if token.quoted
+        || token.text.is_empty()
+        || (token.text != b"@" && !name_characters(&token.text))
+    {
         return Err(format!("invalid name \"{}\"", show(&token.text)));
     }
     Name::parse(&token.text, Some(origin))
         .map_err(|e| format!("invalid name \"{}\": {e}", show(&token.text)))
+}
+
+/// True when a name is written with the characters Knot DNS reads in
+/// names: letters, digits, `-`, `_`, `/`, `*` and `.`; anything else must be
+/// escaped (`\\@`, `\\033`).
+fn name_characters(text: &[u8]) -> bool {
+    let mut bytes = text.iter();
+    while let Some(&b) = bytes.next() {
+        if b == b'\\' {
+            bytes.next();
+        } else if !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'/' | b'*' | b'.')) {
+            return false;
+        }
+    }
+    true
 }
 
 /// An IPv4 address in dotted-quad form.
@@ -401,9 +428,11 @@ fn mnemonic(text: &[u8], table: &[(&str, u64)], max: u64) -> Result<u64, String>
         .ok_or_else(|| format!("unknown mnemonic \"{}\"", show(text)))
 }
 
-/// `count` groups of exactly `width` hex digits separated by `sep`
-/// (EUI-48/64, RFC 7043 section 3.2) or of 1 to `width` digits (ILNP,
-/// RFC 6742 section 2.3), each group giving `width / 2` octets.
+/// `count` groups of exactly `width` hex digits separated by `sep`, each
+/// giving `width / 2` octets: EUI-48/64 (RFC 7043 section 3.2: "six
+/// two-digit hexadecimal numbers separated by hyphens") and ILNP
+/// identifiers (RFC 6742 section 2.3, four groups of four digits, which
+/// Knot DNS insists on).
 fn groups(text: &[u8], sep: u8, count: usize, width: usize) -> Result<Vec<u8>, String> {
     let bad = || format!("invalid identifier \"{}\"", show(text));
     let parts: Vec<&[u8]> = text.split(|&b| b == sep).collect();
@@ -412,14 +441,10 @@ fn groups(text: &[u8], sep: u8, count: usize, width: usize) -> Result<Vec<u8>, S
     }
     let mut out = Vec::with_capacity(count * width / 2);
     for part in parts {
-        let exact = sep == b'-';
-        if part.is_empty() || part.len() > width || (exact && part.len() != width) {
+        if part.len() != width {
             return Err(bad());
         }
-        let padded: Vec<u8> = std::iter::repeat_n(b'0', width - part.len())
-            .chain(part.iter().copied())
-            .collect();
-        out.extend(text::hex(&padded).map_err(|_| bad())?);
+        out.extend(text::hex(part).map_err(|_| bad())?);
     }
     Ok(out)
 }
@@ -1069,6 +1094,9 @@ mod tests {
         );
         assert_eq!(ok("DNSKEY", "257 3 8 AQID BA=="), [1, 1, 3, 8, 1, 2, 3, 4]);
         assert!(rdata("DNSKEY", "257 3 8 AQ!D").is_err());
+        assert!(rdata("DNSKEY", "257 3 8 AQI DBA==").is_err());
+        assert_eq!(ok("OPENPGPKEY", "AQ== AQID"), [1, 1, 2, 3]);
+        assert!(rdata("SSHFP", "1 1 ABC DEF").is_err());
         assert!(rdata("DS", "1 8 2 XYZ0").is_err());
         let sig = ok(
             "RRSIG",
@@ -1113,9 +1141,10 @@ mod tests {
         );
         assert!(rdata("EUI48", "00-00-5e-00-53").is_err());
         assert_eq!(
-            ok("L64", "10 2001:db8:1:2"),
+            ok("L64", "10 2001:0db8:0001:0002"),
             [0, 10, 0x20, 1, 0x0d, 0xb8, 0, 1, 0, 2]
         );
+        assert!(rdata("NID", "10 0:0:0:0").is_err());
         assert_eq!(
             ok("APL", "1:192.168.32.0/21 !1:192.168.38.0/28"),
             [0, 1, 21, 3, 192, 168, 32, 0, 1, 28, 0x83, 192, 168, 38]

@@ -154,7 +154,7 @@ fn include_restores_origin_and_owner() {
     let files = [
         (
             "inc/a.inc",
-            "$ORIGIN other.example.com.\nb A 192.0.2.2\n$INCLUDE b.inc\n",
+            "$ORIGIN other.example.com.\n$TTL 5\nb A 192.0.2.2\n$INCLUDE b.inc\n",
         ),
         ("inc/b.inc", "c A 192.0.2.3\n"),
     ];
@@ -180,6 +180,8 @@ fn include_restores_origin_and_owner() {
         ]
     );
     assert_eq!(zone.records[2].file, 2);
+    let ttls: Vec<u32> = zone.records.iter().map(|r| r.ttl).collect();
+    assert_eq!(ttls, [3600, 5, 5, 3600, 3600]);
 }
 
 #[test]
@@ -256,6 +258,12 @@ fn zone_checks() {
     let ds = "0000000000000000000000000000000000000000";
     assert!(error(&format!("{HEAD}s DS 1 8 3 {ds}{ds}\n")).contains("unknown digest type 3"));
     assert!(error(&format!("{HEAD}s DS 1 8 2 {ds}\n")).contains("needs 32"));
+    assert!(
+        error(&format!(
+            "{HEAD}@ NSEC3PARAM 1 0 0 -\n@ NSEC3PARAM 1 0 1 -\n"
+        ))
+        .contains("more than one")
+    );
     for fine in [
         format!("{HEAD}sub NS ns.sub\nns.sub A 192.0.2.1\n"),
         format!("{HEAD}sub NS ns.other\nother NS x.\n"),
@@ -300,6 +308,8 @@ fn hostile_inputs_are_errors() {
         "x SOA ns h 1 2 3 4 5 6\n".into(),
         "x LOC 91 N 0 E 0\n".into(),
         "x SVCB 1 . alpn=,\n".into(),
+        "x!y A 192.0.2.1\n".into(),
+        "x CNAME a@b\n".into(),
     ];
     for text in hostile {
         assert!(parse_with(&text, &[]).is_err(), "{text:?}");
