@@ -47,9 +47,12 @@ use super::record::{ParsedZone, Record, class, rtype};
 mod checks;
 mod generate;
 mod lexer;
+mod loc;
 mod rdata;
+mod svcb;
 mod text;
 pub mod types;
+mod wire;
 
 pub use checks::check_zone;
 
@@ -417,7 +420,7 @@ fn finish(zone: &mut ParsedZone) {
             }
             apex_soa = true;
         }
-        if !seen.insert((r.owner.key(), r.rtype, rdata::canonical(r.rtype, &r.rdata))) {
+        if !seen.insert((r.owner.key(), r.rtype, wire::canonical(r.rtype, &r.rdata))) {
             return false;
         }
         if r.rtype != rtype::RRSIG {

@@ -12,16 +12,18 @@
 //! every other type can still be written in RFC 3597 form.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::ops::Range;
 
 use super::lexer::Token;
+use super::loc::loc;
+use super::svcb::svcb;
 use super::text::{self, show};
 use super::types;
-use crate::engine::native::name::{MAX_NAME, Name};
+use super::wire::validate;
+use crate::engine::native::name::Name;
 
 /// One field of a type's RDATA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field {
+pub(super) enum Field {
     /// An 8-bit number.
     U8,
     /// A 16-bit number.
@@ -73,7 +75,7 @@ enum Field {
 
 /// How a type's RDATA is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub(super) enum Format {
     /// A fixed sequence of fields.
     Fields(&'static [Field]),
     /// RFC 1876 location.
@@ -87,7 +89,7 @@ enum Format {
 }
 
 /// The format of `rtype`, `None` for a type without a presentation parser.
-fn format(rtype: u16) -> Option<Format> {
+pub(super) fn format(rtype: u16) -> Option<Format> {
     use Field::*;
     let fields: &'static [Field] = match rtype {
         1 => &[Ipv4],
@@ -250,7 +252,7 @@ fn generic(rtype: u16, fields: &mut Fields<'_>) -> Result<Vec<u8>, String> {
 }
 
 /// Parse one field.
-fn parse_field(
+pub(super) fn parse_field(
     field: Field,
     fields: &mut Fields<'_>,
     origin: &Name,
@@ -323,7 +325,7 @@ fn parse_field(
 }
 
 /// A 16-bit number.
-fn u16_field(text: &[u8]) -> Result<u16, String> {
+pub(super) fn u16_field(text: &[u8]) -> Result<u16, String> {
     Ok(text::number(text, 65535)? as u16)
 }
 
@@ -355,7 +357,7 @@ fn name_characters(text: &[u8]) -> bool {
 }
 
 /// An IPv4 address in dotted-quad form.
-fn ipv4(text: &[u8]) -> Result<Ipv4Addr, String> {
+pub(super) fn ipv4(text: &[u8]) -> Result<Ipv4Addr, String> {
     std::str::from_utf8(text)
         .ok()
         .and_then(|s| s.parse().ok())
@@ -363,7 +365,7 @@ fn ipv4(text: &[u8]) -> Result<Ipv4Addr, String> {
 }
 
 /// An IPv6 address (RFC 4291 section 2.2 text forms).
-fn ipv6(text: &[u8]) -> Result<Ipv6Addr, String> {
+pub(super) fn ipv6(text: &[u8]) -> Result<Ipv6Addr, String> {
     std::str::from_utf8(text)
         .ok()
         .and_then(|s| s.parse().ok())
@@ -374,7 +376,7 @@ fn ipv6(text: &[u8]) -> Result<Ipv6Addr, String> {
 ///
 /// RFC 1035 section 3.3: "<character-string> is a single length octet
 /// followed by that number of characters", so at most 255.
-fn string(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+pub(super) fn string(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     let len = u8::try_from(bytes.len())
         .map_err(|_| "character string longer than 255 octets".to_string())?;
     out.push(len);
@@ -515,120 +517,6 @@ fn bitmap(tokens: &[Token], out: &mut Vec<u8>) -> Result<(), String> {
     Ok(())
 }
 
-/// RFC 1876 LOC: `d1 [m1 [s1]] {N|S} d2 [m2 [s2]] {E|W} alt[m] [siz[m]
-/// [hp[m] [vp[m]]]]`.
-fn loc(fields: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), String> {
-    let latitude = coordinate(fields, b'N', b'S', 90)?;
-    let longitude = coordinate(fields, b'E', b'W', 180)?;
-    let altitude = meters(&fields.next("altitude")?.text)?;
-    // RFC 1876 section 2: altitude "in centimeters, from a base of 100,000m
-    // below the [WGS 84] reference spheroid".
-    let altitude =
-        u32::try_from(altitude + 10_000_000).map_err(|_| "altitude out of range".to_string())?;
-    let mut sizes = [100, 1_000_000, 1_000];
-    for size in &mut sizes {
-        match fields.peek() {
-            Some(token) => {
-                fields.next("size")?;
-                *size = meters(&token.text)?;
-            }
-            None => break,
-        }
-    }
-    out.push(0);
-    for size in sizes {
-        out.push(size_octet(size)?);
-    }
-    out.extend(latitude.to_be_bytes());
-    out.extend(longitude.to_be_bytes());
-    out.extend(altitude.to_be_bytes());
-    Ok(())
-}
-
-/// One LOC coordinate: degrees, optional minutes and seconds, hemisphere.
-fn coordinate(
-    fields: &mut Fields<'_>,
-    plus: u8,
-    minus: u8,
-    max_degrees: i64,
-) -> Result<u32, String> {
-    let bad = || "invalid LOC coordinate".to_string();
-    let mut parts = Vec::new();
-    let sign = loop {
-        let token = &fields.next("LOC coordinate")?.text;
-        match token.as_slice() {
-            [h] if h.eq_ignore_ascii_case(&plus) => break 1,
-            [h] if h.eq_ignore_ascii_case(&minus) => break -1,
-            _ if parts.len() < 3 => parts.push(token.clone()),
-            _ => return Err(bad()),
-        }
-    };
-    let mut ms: i64 = 0;
-    for (i, part) in parts.iter().enumerate() {
-        let (limit, scale, frac) = match i {
-            0 => (max_degrees, 3_600_000, 0),
-            1 => (59, 60_000, 0),
-            _ => (59, 1000, 3),
-        };
-        let value = fixed(part, frac).ok_or_else(bad)?;
-        if value < 0 || value > limit * 10_i64.pow(frac) + if frac > 0 { 999 } else { 0 } {
-            return Err(bad());
-        }
-        ms += if frac > 0 { value } else { value * scale };
-    }
-    if parts.is_empty() || ms > max_degrees * 3_600_000 {
-        return Err(bad());
-    }
-    // RFC 1876 section 2: "2^31 represents the equator" / "the prime
-    // meridian", in thousandths of a second of arc.
-    Ok(((1_i64 << 31) + sign * ms) as u32)
-}
-
-/// A LOC distance in meters (optional `m` suffix) as centimeters.
-fn meters(text: &[u8]) -> Result<i64, String> {
-    let digits = text
-        .strip_suffix(b"m")
-        .or_else(|| text.strip_suffix(b"M"))
-        .unwrap_or(text);
-    fixed(digits, 2).ok_or_else(|| format!("invalid LOC distance \"{}\"", show(text)))
-}
-
-/// A decimal with an optional sign and up to `frac` fraction digits, scaled
-/// by 10^frac.
-fn fixed(text: &[u8], frac: u32) -> Option<i64> {
-    let (negative, text) = match text.strip_prefix(b"-") {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let mut split = text.splitn(2, |&b| b == b'.');
-    let whole = split.next()?;
-    let fraction = split.next().unwrap_or_default();
-    if whole.is_empty() || fraction.len() > frac as usize {
-        return None;
-    }
-    let whole = text::number(whole, 1_000_000_000).ok()?;
-    let mut value = whole as i64 * 10_i64.pow(frac);
-    if !fraction.is_empty() {
-        let f = text::number(fraction, 1_000).ok()? as i64;
-        value += f * 10_i64.pow(frac - fraction.len() as u32);
-    }
-    Some(if negative { -value } else { value })
-}
-
-/// RFC 1876 size encoding: "the high order four bits are the base, the low
-/// order four bits are the power of ten" of a value in centimeters.
-fn size_octet(cm: i64) -> Result<u8, String> {
-    if !(0..=9_000_000_000).contains(&cm) {
-        return Err("LOC size out of range".into());
-    }
-    let (mut base, mut power) = (cm, 0u8);
-    while base >= 10 {
-        base /= 10;
-        power += 1;
-    }
-    Ok(((base as u8) << 4) | power)
-}
-
 /// RFC 3123 APL: items `[!]afi:address/prefix`.
 fn apl(fields: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), String> {
     for token in fields.take_rest() {
@@ -674,348 +562,6 @@ fn ipseckey(fields: &mut Fields<'_>, origin: &Name, out: &mut Vec<u8>) -> Result
     }
     if fields.peek().is_some() {
         parse_field(Field::Base64, fields, origin, out)?;
-    }
-    Ok(())
-}
-
-/// RFC 9460 SvcParamKey names; `keyNNNNN` covers the rest.
-const SVC_KEYS: &[(&str, u16)] = &[
-    ("mandatory", 0),
-    ("alpn", 1),
-    ("no-default-alpn", 2),
-    ("port", 3),
-    ("ipv4hint", 4),
-    ("ech", 5),
-    ("ipv6hint", 6),
-    ("dohpath", 7),
-    ("ohttp", 8),
-];
-
-/// The number of an SvcParamKey name.
-fn svc_key(name: &[u8]) -> Result<u16, String> {
-    let s = std::str::from_utf8(name).unwrap_or("");
-    if let Some(&(_, n)) = SVC_KEYS.iter().find(|(k, _)| *k == s) {
-        return Ok(n);
-    }
-    // RFC 9460 section 14.3.2: key 65535 is reserved ("Invalid key").
-    match s
-        .strip_prefix("key")
-        .map(|d| text::number(d.as_bytes(), 65534))
-    {
-        Some(Ok(n)) => Ok(n as u16),
-        _ => Err(format!("invalid parameter name \"{s}\"")),
-    }
-}
-
-/// Split a value list (RFC 9460 appendix A.1) on commas not escaped with
-/// `\`, then decode each item's escapes.
-fn value_list(raw: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    let mut items = Vec::new();
-    let mut current = Vec::new();
-    let mut bytes = raw.iter();
-    while let Some(&b) = bytes.next() {
-        match b {
-            b'\\' => {
-                current.push(b);
-                if let Some(&e) = bytes.next() {
-                    current.push(e);
-                }
-            }
-            b',' => items.push(text::unescape(&std::mem::take(&mut current))?),
-            _ => current.push(b),
-        }
-    }
-    items.push(text::unescape(&current)?);
-    if items.iter().any(Vec::is_empty) {
-        return Err("empty item in a value list".into());
-    }
-    Ok(items)
-}
-
-/// RFC 9460 SVCB and HTTPS: priority, target, then `key[=value]` params,
-/// written in wire form in increasing key order.
-fn svcb<'a>(fields: &mut Fields<'a>, origin: &Name, out: &mut Vec<u8>) -> Result<(), String> {
-    parse_field(Field::U16, fields, origin, out)?;
-    parse_field(Field::Name, fields, origin, out)?;
-    let mut params: Vec<(u16, Vec<u8>)> = Vec::new();
-    let mut mandatory: Vec<u16> = Vec::new();
-    for token in fields.take_rest() {
-        let mut split = token.text.splitn(2, |&b| b == b'=');
-        let key = svc_key(split.next().unwrap_or_default())?;
-        let value: Option<&'a [u8]> = split.next();
-        let name = types_key_name(key);
-        let need = |v: Option<&'a [u8]>| {
-            v.filter(|v| !v.is_empty())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        let wire = match key {
-            0 => {
-                let mut keys = value_list(need(value)?)?
-                    .iter()
-                    .map(|k| svc_key(k))
-                    .collect::<Result<Vec<u16>, _>>()?;
-                keys.sort_unstable();
-                if keys.windows(2).any(|w| w[0] == w[1]) {
-                    return Err("duplicate mandatory value".into());
-                }
-                // RFC 9460 section 8: "The "mandatory" SvcParamKey MUST
-                // NOT be included in the mandatory list."
-                if keys.first() == Some(&0) {
-                    return Err("invalid mandatory value \"mandatory\"".into());
-                }
-                let wire = keys.iter().flat_map(|k| k.to_be_bytes()).collect();
-                mandatory = keys;
-                wire
-            }
-            1 => {
-                let mut wire = Vec::new();
-                for id in value_list(need(value)?)? {
-                    string(&id, &mut wire)?;
-                }
-                wire
-            }
-            2 | 8 if value.is_some() => return Err(format!("{name} takes no value")),
-            2 | 8 => Vec::new(),
-            3 => u16_field(need(value)?)?.to_be_bytes().to_vec(),
-            4 => value_list(need(value)?)?
-                .iter()
-                .map(|a| ipv4(a).map(|a| a.octets()))
-                .collect::<Result<Vec<_>, _>>()?
-                .concat(),
-            5 => text::base64(need(value)?)?,
-            6 => value_list(need(value)?)?
-                .iter()
-                .map(|a| ipv6(a).map(|a| a.octets()))
-                .collect::<Result<Vec<_>, _>>()?
-                .concat(),
-            _ => text::unescape(value.unwrap_or_default())?,
-        };
-        if params.iter().any(|(k, _)| *k == key) {
-            return Err(format!("duplicate parameter name \"{name}\""));
-        }
-        params.push((key, wire));
-    }
-    params.sort_by_key(|(k, _)| *k);
-    if let Some(&key) = mandatory
-        .iter()
-        .find(|&&key| !params.iter().any(|(k, _)| *k == key))
-    {
-        return Err(format!(
-            "missing mandatory parameter \"{}\"",
-            types_key_name(key)
-        ));
-    }
-    for (key, value) in params {
-        let len = u16::try_from(value.len()).map_err(|_| "parameter value too long".to_string())?;
-        out.extend(key.to_be_bytes());
-        out.extend(len.to_be_bytes());
-        out.extend(value);
-    }
-    Ok(())
-}
-
-/// The presentation name of an SvcParamKey.
-fn types_key_name(key: u16) -> String {
-    SVC_KEYS
-        .iter()
-        .find(|(_, n)| *n == key)
-        .map_or_else(|| format!("key{key}"), |(k, _)| (*k).to_string())
-}
-
-/// A cursor over wire octets, for checking generic RDATA.
-#[derive(Debug)]
-struct Reader<'a> {
-    /// Octets not read yet.
-    rest: &'a [u8],
-    /// Length of the whole RDATA.
-    total: usize,
-    /// Where the names read so far lie.
-    names: Vec<Range<usize>>,
-}
-
-impl<'a> Reader<'a> {
-    /// Take `n` octets.
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        if self.rest.len() < n {
-            return Err("RDATA too short for its type".into());
-        }
-        let (head, tail) = self.rest.split_at(n);
-        self.rest = tail;
-        Ok(head)
-    }
-
-    /// Take one octet.
-    fn octet(&mut self) -> Result<u8, String> {
-        Ok(self.take(1)?.first().copied().unwrap_or(0))
-    }
-
-    /// Take a length-prefixed string.
-    fn string(&mut self) -> Result<&'a [u8], String> {
-        let len = self.octet()?;
-        self.take(usize::from(len))
-    }
-
-    /// Take an uncompressed name.
-    fn name(&mut self) -> Result<(), String> {
-        let mut len = 0;
-        loop {
-            let label = usize::from(*self.rest.get(len).ok_or("RDATA too short for its type")?);
-            len += 1 + label;
-            if label == 0 {
-                break;
-            }
-            // RFC 3597 section 4: RDATA of known types in generic form must
-            // not hold compressed names; a length over 63 is one.
-            if label > 63 || len > MAX_NAME {
-                return Err("invalid name in RDATA".into());
-            }
-        }
-        let start = self.offset();
-        Name::from_wire(self.take(len)?).map_err(|e| format!("invalid name in RDATA: {e}"))?;
-        self.names.push(start..start + len);
-        Ok(())
-    }
-
-    /// How many octets were read.
-    fn offset(&self) -> usize {
-        self.total - self.rest.len()
-    }
-
-    /// Take everything left.
-    fn rest(&mut self) -> &'a [u8] {
-        std::mem::take(&mut self.rest)
-    }
-}
-
-/// Check that generic RDATA has the wire layout of `rtype` (RFC 3597
-/// section 5: the generic form of a known type must be "exactly the same"
-/// as its usual encoding). Types without a format are taken as they are.
-fn validate(rtype: u16, wire: &[u8]) -> Result<(), String> {
-    layout(rtype, wire).map(drop)
-}
-
-/// RFC 4034 section 6.2, narrowed by RFC 6840 section 5.1 (NSEC is no
-/// longer listed): the types whose RDATA names are lowercased in canonical
-/// form. SVCB target names, for one, keep their case.
-const LOWERCASED: &[u16] = &[2, 5, 6, 12, 14, 15, 17, 18, 21, 33, 35, 36, 39, 46];
-
-/// The canonical form of RDATA (names lowercased where RFC 4034 section
-/// 6.2 asks), which decides whether two records are the same record.
-pub fn canonical(rtype: u16, wire: &[u8]) -> Vec<u8> {
-    let mut out = wire.to_vec();
-    if LOWERCASED.contains(&rtype)
-        && let Ok(names) = layout(rtype, wire)
-    {
-        for range in names {
-            if let Some(name) = out.get_mut(range) {
-                name.make_ascii_lowercase();
-            }
-        }
-    }
-    out
-}
-
-/// Walk RDATA by the wire layout of `rtype`, returning where its names lie.
-fn layout(rtype: u16, wire: &[u8]) -> Result<Vec<Range<usize>>, String> {
-    let mut r = Reader {
-        rest: wire,
-        total: wire.len(),
-        names: Vec::new(),
-    };
-    match format(rtype) {
-        None => return Ok(Vec::new()),
-        Some(Format::Fields(list)) => {
-            for &field in list {
-                validate_field(field, &mut r)?;
-            }
-        }
-        Some(Format::Loc) => {
-            if r.take(16)?.first() != Some(&0) {
-                return Err("unknown LOC version".into());
-            }
-        }
-        Some(Format::Apl) => {
-            while !r.rest.is_empty() {
-                r.take(3)?;
-                let len = r.octet()? & 0x7f;
-                r.take(usize::from(len))?;
-            }
-        }
-        Some(Format::Ipseckey) => {
-            let kind = r.take(3)?.get(1).copied();
-            match kind {
-                Some(0) => {}
-                Some(1) => drop(r.take(4)?),
-                Some(2) => drop(r.take(16)?),
-                Some(3) => r.name()?,
-                _ => return Err("invalid IPSECKEY gateway type".into()),
-            }
-            r.rest();
-        }
-        Some(Format::Svcb) => {
-            r.take(2)?;
-            r.name()?;
-            let mut last: Option<u16> = None;
-            while !r.rest.is_empty() {
-                let key = r.take(2)?;
-                let key = u16::from_be_bytes([
-                    key.first().copied().unwrap_or(0),
-                    key.get(1).copied().unwrap_or(0),
-                ]);
-                if last.is_some_and(|l| l >= key) {
-                    return Err("SVCB parameters out of order".into());
-                }
-                last = Some(key);
-                let len = r.take(2)?;
-                let len = u16::from_be_bytes([
-                    len.first().copied().unwrap_or(0),
-                    len.get(1).copied().unwrap_or(0),
-                ]);
-                r.take(usize::from(len))?;
-            }
-        }
-    }
-    if !r.rest.is_empty() {
-        return Err("RDATA longer than its type allows".into());
-    }
-    Ok(r.names)
-}
-
-/// Check one field of generic RDATA.
-fn validate_field(field: Field, r: &mut Reader<'_>) -> Result<(), String> {
-    match field {
-        Field::U8 | Field::Algorithm => drop(r.take(1)?),
-        Field::U16 | Field::Type | Field::CertType => drop(r.take(2)?),
-        Field::U32 | Field::Ttl | Field::Time | Field::Ipv4 => drop(r.take(4)?),
-        Field::Ipv6 => drop(r.take(16)?),
-        Field::Eui48 => drop(r.take(6)?),
-        Field::Eui64 | Field::Ilnp64 => drop(r.take(8)?),
-        Field::Name => r.name()?,
-        Field::Str | Field::Salt | Field::Base32 => drop(r.string()?),
-        Field::Tag => {
-            if r.string()?.is_empty() {
-                return Err("empty CAA tag".into());
-            }
-        }
-        Field::Strings => {
-            r.string()?;
-            while !r.rest.is_empty() {
-                r.string()?;
-            }
-        }
-        Field::Base64 | Field::Hex | Field::Opaque => drop(r.rest()),
-        Field::Bitmap => {
-            let mut last: Option<u8> = None;
-            while !r.rest.is_empty() {
-                let window = r.octet()?;
-                let len = r.octet()?;
-                if last.is_some_and(|l| l >= window) || !(1..=32).contains(&len) {
-                    return Err("invalid type bitmap".into());
-                }
-                last = Some(window);
-                r.take(usize::from(len))?;
-            }
-        }
     }
     Ok(())
 }
