@@ -304,7 +304,10 @@ impl Parser<'_> {
             rdata::name(token, &state.origin).map_err(|e| format!("owner: {e}"))?
         };
         state.last_owner = Some(owner.clone());
-        let on_record = |what: &str, e: String| format!("{owner} {what}: {e}");
+        let on_record = |what: &str, e: String| match what {
+            "" => format!("{owner}: {e}"),
+            _ => format!("{owner} {what}: {e}"),
+        };
         let mut ttl = None;
         let mut rclass = None;
         while let Some(token) = fields.peek().filter(|t| !t.quoted) {
@@ -315,7 +318,7 @@ impl Parser<'_> {
             } else {
                 break;
             }
-            fields.next("")?;
+            fields.next("TTL or class")?;
         }
         let type_token = fields.next("type").map_err(|e| on_record("", e))?;
         let rtype = rdata::type_number(&type_token.text).map_err(|e| on_record("", e))?;

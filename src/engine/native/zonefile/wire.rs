@@ -37,6 +37,11 @@ impl<'a> Reader<'a> {
         Ok(self.take(1)?.first().copied().unwrap_or(0))
     }
 
+    /// Take a 16-bit number.
+    fn u16(&mut self) -> Result<u16, String> {
+        Ok(u16::from_be_bytes([self.octet()?, self.octet()?]))
+    }
+
     /// Take a length-prefixed string.
     fn string(&mut self) -> Result<&'a [u8], String> {
         let len = self.octet()?;
@@ -130,12 +135,12 @@ fn layout(rtype: u16, wire: &[u8]) -> Result<Vec<Range<usize>>, String> {
             }
         }
         Some(Format::Ipseckey) => {
-            let kind = r.take(3)?.get(1).copied();
+            let (_precedence, kind, _algorithm) = (r.octet()?, r.octet()?, r.octet()?);
             match kind {
-                Some(0) => {}
-                Some(1) => drop(r.take(4)?),
-                Some(2) => drop(r.take(16)?),
-                Some(3) => r.name()?,
+                0 => {}
+                1 => drop(r.take(4)?),
+                2 => drop(r.take(16)?),
+                3 => r.name()?,
                 _ => return Err("invalid IPSECKEY gateway type".into()),
             }
             r.rest();
@@ -145,20 +150,12 @@ fn layout(rtype: u16, wire: &[u8]) -> Result<Vec<Range<usize>>, String> {
             r.name()?;
             let mut last: Option<u16> = None;
             while !r.rest.is_empty() {
-                let key = r.take(2)?;
-                let key = u16::from_be_bytes([
-                    key.first().copied().unwrap_or(0),
-                    key.get(1).copied().unwrap_or(0),
-                ]);
+                let key = r.u16()?;
                 if last.is_some_and(|l| l >= key) {
                     return Err("SVCB parameters out of order".into());
                 }
                 last = Some(key);
-                let len = r.take(2)?;
-                let len = u16::from_be_bytes([
-                    len.first().copied().unwrap_or(0),
-                    len.get(1).copied().unwrap_or(0),
-                ]);
+                let len = r.u16()?;
                 r.take(usize::from(len))?;
             }
         }
