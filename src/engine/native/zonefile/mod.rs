@@ -252,7 +252,7 @@ impl Parser<'_> {
             [target, origin] => {
                 // Knot DNS refuses a relative origin here ("invalid origin in
                 // include directive"); so do we.
-                if !origin.text.ends_with(b".") || origin.text.ends_with(b"\\.") {
+                if !is_absolute(&origin.text) {
                     return Err("$INCLUDE origin must be an absolute name".into());
                 }
                 (target, rdata::name(origin, &state.origin)?)
@@ -342,6 +342,16 @@ impl Parser<'_> {
         });
         Ok(())
     }
+}
+
+/// True when a presentation name ends in an unescaped dot (RFC 1035
+/// section 5.1: names "that do not end in a dot are relative").
+fn is_absolute(text: &[u8]) -> bool {
+    let Some(body) = text.strip_suffix(b".") else {
+        return false;
+    };
+    let backslashes = body.iter().rev().take_while(|&&b| b == b'\\').count();
+    backslashes % 2 == 0
 }
 
 /// A class mnemonic or `CLASSnnn` (RFC 3597 section 5).

@@ -185,12 +185,22 @@ fn include_restores_origin_and_owner() {
 }
 
 #[test]
+fn absolute_names_end_in_an_unescaped_dot() {
+    assert!(is_absolute(b"a."));
+    assert!(is_absolute(b"."));
+    assert!(is_absolute(b"a\\\\."));
+    assert!(!is_absolute(b"a\\."));
+    assert!(!is_absolute(b"a"));
+}
+
+#[test]
 fn include_rules() {
     // An included file does not inherit the previous owner.
     let e = parse_with("x A 192.0.2.1\n$INCLUDE a\n", &[("a", " A 192.0.2.2\n")]).unwrap_err();
     assert!(e.to_string().contains("a:1: no previous owner"), "{e}");
     // Knot DNS refuses a relative origin on $INCLUDE.
     assert!(parse_with("$INCLUDE a sub\n", &[("a", "")]).is_err());
+    assert!(parse_with("$INCLUDE a sub\\.\n", &[("a", "")]).is_err());
     assert!(parse_with("$INCLUDE missing\n", &[]).is_err());
     // A file including itself stops at the depth limit.
     let e = parse_with("$INCLUDE loop\n", &[("loop", "$INCLUDE loop\n")]).unwrap_err();

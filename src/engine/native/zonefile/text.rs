@@ -47,7 +47,11 @@ pub fn ttl(text: &[u8]) -> Result<u32, String> {
             None => (None, tail),
         };
         let scale = match unit {
-            None | Some(b's') => 1,
+            // A bare number is seconds only when it is the whole field:
+            // Knot DNS refuses `1h30`.
+            None if rest.len() == text.len() => 1,
+            None => return Err(format!("invalid time unit in \"{}\"", show(text))),
+            Some(b's') => 1,
             Some(b'm') => 60,
             Some(b'h') => 3600,
             Some(b'd') => 86_400,
@@ -197,6 +201,8 @@ mod tests {
         assert!(ttl(b"1x").is_err());
         assert!(ttl(b"h").is_err());
         assert!(ttl(b"1hh").is_err());
+        assert!(ttl(b"1h30").is_err());
+        assert_eq!(ttl(b"1h30s"), Ok(3630));
     }
 
     #[test]
