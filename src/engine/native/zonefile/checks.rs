@@ -141,12 +141,16 @@ pub fn check_zone(zone: &ParsedZone) -> Result<(), BundleError> {
             ),
         ));
     }
-    for records in index.nodes.values() {
-        if let Some(message) = check_node(&index, records) {
-            return Err(fail(records.first().copied(), message));
-        }
-    }
+    // Records in file order, so that the first problem in the file is the
+    // one reported, every time.
+    let mut checked_owners = HashSet::new();
     for record in &zone.records {
+        let records = index.nodes.get(&record.owner.key());
+        if let Some(records) = records.filter(|_| checked_owners.insert(record.owner.key()))
+            && let Some(message) = check_node(&index, records)
+        {
+            return Err(fail(Some(record), message));
+        }
         let message = match record.rtype {
             rtype::DS => check_ds(record),
             rtype::NS => check_glue(&index, record),

@@ -6,10 +6,10 @@
 //! # Design
 //!
 //! Zone files are untrusted input, so the parser is a pipeline of small
-//! stages that each only return errors: the [`lexer`] turns bytes into
+//! stages that each only return errors: the `lexer` turns bytes into
 //! entries of raw tokens; this module applies the directives and the
-//! owner/TTL/class inheritance rules; [`rdata`] turns a type's tokens into
-//! wire RDATA; [`generate`] expands `$GENERATE`; [`checks`] then looks at
+//! owner/TTL/class inheritance rules; `rdata` turns a type's tokens into
+//! wire RDATA; `generate` expands `$GENERATE`; `checks` then looks at
 //! the zone as a whole. Where the RFCs leave a choice open, the parser does
 //! what Knot DNS 3.2 does, because stripedns is tested against it:
 //!

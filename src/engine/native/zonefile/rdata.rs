@@ -228,6 +228,8 @@ pub fn parse(rtype: u16, fields: &mut Fields<'_>, origin: &Name) -> Result<Vec<u
         Format::Svcb => svcb(fields, origin, &mut out)?,
     }
     fields.finish()?;
+    // RFC 1035 section 3.2.1: "RDLENGTH an unsigned 16 bit integer that
+    // specifies the length in octets of the RDATA field."
     if out.len() > usize::from(u16::MAX) {
         return Err("RDATA longer than 65535 octets".into());
     }

@@ -3,7 +3,7 @@
 //!
 //! Names come from the IANA "Resource Record (RR) TYPEs" registry. A name in
 //! this table is not a promise that the parser reads that type's
-//! presentation form; [`super::rdata`] decides that. RFC 3597 section 5
+//! presentation form; the `rdata` module decides that. RFC 3597 section 5
 //! gives every type the name `TYPEnnn`, which both functions here accept and
 //! produce.
 
