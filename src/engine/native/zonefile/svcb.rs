@@ -122,17 +122,27 @@ pub fn svcb<'a>(fields: &mut Fields<'a>, origin: &Name, out: &mut Vec<u8>) -> Re
                 .concat(),
             _ => text::unescape(value.unwrap_or_default())?,
         };
-        if params.iter().any(|(k, _)| *k == key) {
-            return Err(format!("duplicate parameter name \"{name}\""));
-        }
         params.push((key, wire));
     }
+    // Sorted once, so that neither check below is quadratic in the number
+    // of parameters.
     params.sort_by_key(|(k, _)| *k);
-    if let Some(&key) = mandatory
-        .iter()
-        .find(|&&key| !params.iter().any(|(k, _)| *k == key))
-    {
-        return Err(format!("missing mandatory parameter \"{}\"", key_name(key)));
+    // RFC 9460 section 2.2: "SvcParamKeys SHALL appear in increasing
+    // numeric order", and a key may appear once.
+    if let Some(pair) = params.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(format!(
+            "duplicate parameter name \"{}\"",
+            key_name(pair[0].0)
+        ));
+    }
+    let present = |key: &u16| params.binary_search_by_key(key, |(k, _)| *k).is_ok();
+    // RFC 9460 section 8: "every key listed in the mandatory list MUST also
+    // appear in the SvcParams".
+    if let Some(key) = mandatory.iter().find(|key| !present(key)) {
+        return Err(format!(
+            "missing mandatory parameter \"{}\"",
+            key_name(*key)
+        ));
     }
     for (key, value) in params {
         let len = u16::try_from(value.len()).map_err(|_| "parameter value too long".to_string())?;

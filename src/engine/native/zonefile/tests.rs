@@ -324,6 +324,10 @@ fn hostile_inputs_are_errors() {
     for text in hostile {
         assert!(parse_with(&text, &[]).is_err(), "{text:?}");
     }
+    // Many parameters on one line: rejected (too long) without quadratic
+    // work on the way.
+    let params: Vec<String> = (0..30_000).map(|i| format!("key{}=x", i + 10)).collect();
+    assert!(parse_with(&format!("x SVCB 1 . {}\n", params.join(" ")), &[]).is_err());
     let invalid_utf8 = b"x TXT \xff\xfe\n";
     let mut no_include =
         |_: usize, _: &str| -> Result<(PathBuf, Vec<u8>), BundleError> { unreachable!() };
