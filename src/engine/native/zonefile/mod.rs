@@ -267,7 +267,14 @@ impl Parser<'_> {
             .map_err(|_| "$INCLUDE file name is not UTF-8".to_string())?;
         let relative = state.source.dir.join(&written);
         let relative = relative.to_str().ok_or("$INCLUDE file name is not UTF-8")?;
-        let (path, bytes) = (self.include)(line, relative).map_err(EntryError::Bundle)?;
+        let including = self
+            .zone
+            .files
+            .get(usize::from(state.index))
+            .cloned()
+            .unwrap_or_default();
+        let (path, bytes) = (self.include)(line, relative)
+            .map_err(|e| EntryError::Bundle(placed(e, &including, &written)))?;
         let source = Source {
             origin,
             dir: Path::new(relative)
@@ -341,6 +348,25 @@ impl Parser<'_> {
             line: u32::try_from(line).unwrap_or(u32::MAX),
         });
         Ok(())
+    }
+}
+
+/// An error of the include callback placed in the file holding the
+/// `$INCLUDE`: the callback resolves every target from the zone file, so it
+/// cannot name a nested including file itself.
+fn placed(error: BundleError, including: &Path, written: &str) -> BundleError {
+    match error {
+        BundleError::Escapes { line, .. } => BundleError::Escapes {
+            path: including.to_path_buf(),
+            line,
+            what: format!("$INCLUDE {written}"),
+        },
+        BundleError::Zone { line, message, .. } => BundleError::Zone {
+            file: including.to_path_buf(),
+            line,
+            message,
+        },
+        other => other,
     }
 }
 

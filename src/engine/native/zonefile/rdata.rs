@@ -667,6 +667,48 @@ mod tests {
     }
 
     #[test]
+    fn field_list_types_to_wire() {
+        let cases: &[(&str, &str, &[u8])] = &[
+            ("PTR", "h.", b"\x01h\x00"),
+            ("DNAME", "t.", b"\x01t\x00"),
+            ("HINFO", "\"PC\" unix", b"\x02PC\x04unix"),
+            ("MINFO", "a. b.", b"\x01a\x00\x01b\x00"),
+            ("RP", "a. .", b"\x01a\x00\x00"),
+            ("AFSDB", "1 a.", b"\x00\x01\x01a\x00"),
+            ("RT", "2 a.", b"\x00\x02\x01a\x00"),
+            ("KX", "3 a.", b"\x00\x03\x01a\x00"),
+            ("LP", "4 a.", b"\x00\x04\x01a\x00"),
+            ("L32", "5 10.1.2.0", b"\x00\x05\x0a\x01\x02\x00"),
+            (
+                "NID",
+                "6 0014:4fff:ff20:ee64",
+                b"\x00\x06\x00\x14\x4f\xff\xff\x20\xee\x64",
+            ),
+            (
+                "EUI64",
+                "00-00-5e-ef-10-00-00-2a",
+                b"\x00\x00\x5e\xef\x10\x00\x00\x2a",
+            ),
+            ("CDS", "0 0 0 00", b"\x00\x00\x00\x00\x00"),
+            ("CDNSKEY", "0 3 0 AA==", b"\x00\x00\x03\x00\x00"),
+            ("KEY", "256 3 5 AQID", b"\x01\x00\x03\x05\x01\x02\x03"),
+            ("DHCID", "AAIB", b"\x00\x02\x01"),
+            ("OPENPGPKEY", "AQID", b"\x01\x02\x03"),
+            ("SMIMEA", "0 0 1 ABCD", b"\x00\x00\x01\xab\xcd"),
+            (
+                "CSYNC",
+                "66 3 A NS AAAA",
+                b"\x00\x00\x00\x42\x00\x03\x00\x04\x60\x00\x00\x08",
+            ),
+            ("ZONEMD", "7 1 1 ABCD", b"\x00\x00\x00\x07\x01\x01\xab\xcd"),
+            ("TYPE1", "192.0.2.7", b"\xc0\x00\x02\x07"),
+        ];
+        for (rtype, text, wire) in cases {
+            assert_eq!(ok(rtype, text), *wire, "{rtype} {text}");
+        }
+    }
+
+    #[test]
     fn misc_types() {
         assert_eq!(
             ok("CAA", "0 issue \"ca.example\""),

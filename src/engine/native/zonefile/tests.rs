@@ -201,7 +201,8 @@ fn include_rules() {
     // Knot DNS refuses a relative origin on $INCLUDE.
     assert!(parse_with("$INCLUDE a sub\n", &[("a", "")]).is_err());
     assert!(parse_with("$INCLUDE a sub\\.\n", &[("a", "")]).is_err());
-    assert!(parse_with("$INCLUDE missing\n", &[]).is_err());
+    let e = parse_with("$INCLUDE a\n", &[("a", "\n\n$INCLUDE missing\n")]).unwrap_err();
+    assert!(e.to_string().starts_with("a:3: "), "{e}");
     // A file including itself stops at the depth limit.
     let e = parse_with("$INCLUDE loop\n", &[("loop", "$INCLUDE loop\n")]).unwrap_err();
     assert!(e.to_string().contains("nested more than 10"), "{e}");
@@ -402,4 +403,27 @@ proptest! {
             let _ = check_zone(&zone);
         }
     }
+}
+
+#[test]
+fn load_zone_follows_includes_inside_the_bundle_only() {
+    let dir = std::env::temp_dir().join(format!("stripedns-zonefile-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let zone_text = format!("{HEAD}$INCLUDE sub/a.inc\n");
+    std::fs::write(dir.join("example.com.zone"), zone_text).unwrap();
+    // A relative target in an included file is taken from that file's
+    // directory.
+    std::fs::write(dir.join("sub/a.inc"), "$INCLUDE b.inc\n").unwrap();
+    std::fs::write(dir.join("sub/b.inc"), "b A 192.0.2.2\n").unwrap();
+    let bundle = Bundle::open(&dir).unwrap();
+    let zone = load_zone(&bundle, &bundle.zones()[0]).unwrap();
+    assert_eq!(zone.records.last().unwrap().owner, name("b.example.com."));
+    assert_eq!(zone.files.len(), 3);
+
+    std::fs::write(dir.join("sub/b.inc"), "$INCLUDE ../../outside\n").unwrap();
+    let bundle = Bundle::open(&dir).unwrap();
+    let e = load_zone(&bundle, &bundle.zones()[0]).unwrap_err();
+    assert!(matches!(e, BundleError::Escapes { line: 1, .. }), "{e}");
+    assert!(e.to_string().contains("b.inc:1"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
