@@ -15,6 +15,7 @@ use crate::bundle::BundleError;
 use crate::engine::native::name::{Name, NameKey};
 use crate::engine::native::record::{ParsedZone, Record, rtype};
 
+use super::nsec3;
 use super::types::type_name;
 
 /// RFC 5155 NSEC3PARAM.
@@ -141,6 +142,11 @@ pub fn check_zone(zone: &ParsedZone) -> Result<(), BundleError> {
             ),
         ));
     }
+    let apex_nsec3 = if index.has(&index.apex, rtype::DNAME) {
+        apex_nsec3_owner(zone, &index.apex)
+    } else {
+        None
+    };
     // Records in file order, so that the first problem in the file is the
     // one reported, every time.
     let mut checked_owners = HashSet::new();
@@ -156,7 +162,7 @@ pub fn check_zone(zone: &ParsedZone) -> Result<(), BundleError> {
             rtype::NS => check_glue(&index, record),
             _ => None,
         }
-        .or_else(|| check_under_dname(&index, record));
+        .or_else(|| check_under_dname(&index, record, apex_nsec3.as_ref()));
         if let Some(message) = message {
             return Err(fail(Some(record), message));
         }
@@ -201,22 +207,48 @@ fn check_node(index: &Index<'_>, records: &[&Record]) -> Option<String> {
 }
 
 /// RFC 6672 section 2.4: a DNAME owner "MUST NOT have any descendants";
-/// checked from the descendant's side, walking up its ancestors.
-fn check_under_dname(index: &Index<'_>, record: &Record) -> Option<String> {
-    if in_nsec3_tree(record) {
-        return None;
-    }
+/// checked from the descendant's side, walking up its ancestors. As in
+/// Knot DNS, the NSEC3 record of the apex (`apex_nsec3`) may sit below a
+/// DNAME at the apex.
+fn check_under_dname(
+    index: &Index<'_>,
+    record: &Record,
+    apex_nsec3: Option<&NameKey>,
+) -> Option<String> {
     let mut current = record.owner.parent();
     while let Some(name) = current.filter(|n| n.is_at_or_below(&index.apex)) {
         if index.has(&name, rtype::DNAME) {
-            return Some(format!(
-                "{name} DNAME: child record {} exists under DNAME",
-                record.owner
-            ));
+            let allowed =
+                name.eq_ignore_case(&index.apex) && apex_nsec3 == Some(&record.owner.key());
+            return (!allowed).then(|| {
+                format!(
+                    "{name} DNAME: child record {} exists under DNAME",
+                    record.owner
+                )
+            });
         }
         current = name.parent();
     }
     None
+}
+
+/// The owner of the apex's own NSEC3 record under the zone's first
+/// NSEC3PARAM (RFC 5155 section 4.2: algorithm 1, SHA-1, is the only one
+/// defined), if the zone has one.
+fn apex_nsec3_owner(zone: &ParsedZone, apex: &Name) -> Option<NameKey> {
+    let param = zone
+        .records
+        .iter()
+        .find(|r| r.rtype == NSEC3PARAM && r.owner.eq_ignore_case(apex))?;
+    let (&algorithm, rest) = param.rdata.split_first()?;
+    let iterations = u16::from_be_bytes([*rest.get(1)?, *rest.get(2)?]);
+    let salt_len = usize::from(*rest.get(3)?);
+    let salt = rest.get(4..4 + salt_len)?;
+    if algorithm != 1 {
+        return None;
+    }
+    let label = nsec3::hash_label(apex.key().as_wire(), salt, iterations);
+    apex.prepend(label.as_bytes()).ok().map(|n| n.key())
 }
 
 /// Glue for an NS record at the apex or at a delegation point whose target

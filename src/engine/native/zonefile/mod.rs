@@ -48,6 +48,7 @@ mod checks;
 mod generate;
 mod lexer;
 mod loc;
+mod nsec3;
 mod rdata;
 mod svcb;
 mod text;

@@ -11,6 +11,13 @@ use super::*;
 /// The head of a valid zone, for tests that only add records.
 const HEAD: &str = "$TTL 300\n@ SOA ns hostmaster 1 1h 15m 1w 1h\n  NS ns\nns A 192.0.2.1\n";
 
+/// A zone with a DNAME at the apex.
+const APEX_DNAME: &str = "@ SOA ns.other. h 1 2 3 4 5\n@ NS ns.other.\n@ DNAME x.\n";
+
+/// An NSEC3PARAM under which `example.com.` hashes to
+/// `ple28jlp3q5anh045ssk9f3u7ltd4qlc`.
+const N3P: &str = "@ NSEC3PARAM 1 0 10 151E9F1094FE188F\n";
+
 fn origin() -> Name {
     Name::parse(b"example.com.", None).unwrap()
 }
@@ -275,6 +282,18 @@ fn zone_checks() {
         ))
         .contains("more than one")
     );
+    // Any other child of an apex DNAME is refused, NSEC3 records included.
+    for bad in [
+        format!(
+            "{APEX_DNAME}{N3P}ple28jlp3q5anh045ssk9f3u7ltd4qla NSEC3 1 1 10 151E9F1094FE188F ple28jlp3q5anh045ssk9f3u7ltd4qlc A\n"
+        ),
+        format!(
+            "{APEX_DNAME}ple28jlp3q5anh045ssk9f3u7ltd4qlc NSEC3 1 1 10 151E9F1094FE188F ple28jlp3q5anh045ssk9f3u7ltd4qlc A\n"
+        ),
+        format!("{APEX_DNAME}www A 192.0.2.1\n"),
+    ] {
+        assert!(error(&bad).contains("exists under DNAME"), "{bad}");
+    }
     for fine in [
         format!("{HEAD}sub NS ns.sub\nns.sub A 192.0.2.1\n"),
         format!("{HEAD}sub NS ns.other\nother NS x.\n"),
@@ -282,6 +301,10 @@ fn zone_checks() {
         format!("{HEAD}sub NS x.example.org.\ns DS 1 8 1 {ds}\n"),
         format!("{HEAD}d DNAME x.\n$ORIGIN d.example.org.\nwww A 192.0.2.1\n"),
         format!("{HEAD}@ SOA ns h 2 2 3 4 5\nsub SOA ns h 1 2 3 4 5\n"),
+        // The apex's own NSEC3 may sit below a DNAME at the apex.
+        format!(
+            "{APEX_DNAME}{N3P}ple28jlp3q5anh045ssk9f3u7ltd4qlc NSEC3 1 1 10 151E9F1094FE188F ple28jlp3q5anh045ssk9f3u7ltd4qlc A\n"
+        ),
     ] {
         let zone = parse(&fine);
         check_zone(&zone).unwrap_or_else(|e| panic!("{fine}: {e}"));
