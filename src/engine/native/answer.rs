@@ -42,11 +42,18 @@ pub struct ZoneSet {
 }
 
 impl ZoneSet {
-    /// The deepest zone containing the lowercased wire name `key`.
-    fn find(&self, key: &[u8], offsets: &[u8]) -> Option<&Zone> {
-        offsets
+    /// The deepest zone containing the lowercased wire name `key`. A DS
+    /// query for a zone's apex belongs to the parent side of the cut
+    /// (RFC 4035 3.1.4.1), so the parent zone answers it when it is served.
+    fn find(&self, key: &[u8], offsets: &[u8], qtype: u16) -> Option<&Zone> {
+        let mut zones = offsets
             .iter()
-            .find_map(|&at| self.zones.get(key.get(usize::from(at)..)?))
+            .filter_map(|&at| self.zones.get(key.get(usize::from(at)..)?).map(|z| (at, z)));
+        let (at, deepest) = zones.next()?;
+        if qtype == rtype::DS && at == 0 {
+            return Some(zones.next().map_or(deepest, |(_, parent)| parent));
+        }
+        Some(deepest)
     }
 }
 
@@ -183,7 +190,7 @@ pub fn answer(
     let mut key = req.qname.clone();
     key.make_lowercase();
     let (offsets, count) = label_offsets(key.as_wire());
-    let Some(zone) = zones.find(key.as_wire(), &offsets[..count]) else {
+    let Some(zone) = zones.find(key.as_wire(), &offsets[..count], req.qtype) else {
         return respond(error(rcode::REFUSED), &req, out);
     };
     // Stage 7: the lookup.
