@@ -24,9 +24,6 @@ use crate::bundle::{Bundle, BundleError, BundleId};
 use crate::engine::{EngineKind, Identity};
 use crate::server::{Server, ServerConfig, ServerError, shutdown_signal};
 
-/// Every engine this build knows; `check` loads a bundle with each.
-pub const ENGINES: &[EngineKind] = &[EngineKind::Native];
-
 /// An authoritative DNS server for web fleets, built so that one bad input
 /// cannot take the DNS down.
 #[derive(Debug, Parser)]
@@ -205,7 +202,7 @@ pub fn check(args: &CheckArgs, out: &mut impl Write) -> Result<(), CliError> {
         source,
     };
     let mut failures = Vec::new();
-    for &kind in ENGINES {
+    for &kind in EngineKind::ALL {
         match kind.open(&bundle, Identity::default()) {
             Ok(_) => {
                 let plural = if zones == 1 { "" } else { "s" };
