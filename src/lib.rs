@@ -15,6 +15,7 @@
 //!   tasting suite over UDP and TCP, a verdict;
 //! - [`pipeline`] runs the `foodtaster` process on each landed bundle under
 //!   limits, then poisons or promotes it;
+//! - [`follow`] makes a king follow `dns/current` and hot-swap bundles;
 //! - [`cli`] is the `stripedns` command line.
 //!
 //! See `ARCHITECTURE.md` for how these fit together.
@@ -25,6 +26,9 @@
 pub mod bundle;
 pub mod cli;
 pub mod engine;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
+pub mod follow;
 pub mod pipeline;
 pub mod server;
 pub mod state;

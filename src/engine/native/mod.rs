@@ -56,7 +56,22 @@ impl NativeEngine {
 fn load(bundle: &Bundle) -> Result<ZoneSet, BundleError> {
     let mut set = ZoneSet::default();
     for file in bundle.zones() {
-        let zone = Zone::build(zonefile::load_zone(bundle, file)?)?;
+        let parsed = zonefile::load_zone(bundle, file)?;
+        #[cfg(feature = "fault-injection")]
+        for r in parsed
+            .records
+            .iter()
+            .filter(|r| r.rtype == record::rtype::TXT)
+        {
+            // Each character-string: a length octet, then the text.
+            let mut rest = &r.rdata[..];
+            while let Some((&len, tail)) = rest.split_first() {
+                let (text, after) = tail.split_at(usize::from(len).min(tail.len()));
+                crate::fault::on_load_txt(text);
+                rest = after;
+            }
+        }
+        let zone = Zone::build(parsed)?;
         let key = zone.origin.key();
         if set.zones.contains_key(&key) {
             return Err(BundleError::Zone {
