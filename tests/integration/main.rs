@@ -10,5 +10,6 @@ mod check;
 mod differential;
 mod dnsmsg;
 mod peers;
+mod pipeline;
 mod serve;
 mod support;
