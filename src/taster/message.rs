@@ -2,7 +2,7 @@
 //! message and a normal form two engines' answers are compared in.
 //!
 //! The parse goes through the native engine's bounds-checked
-//! [`Reader`](crate::engine::native::wire::Reader); every section is
+//! [`Reader`]; every section is
 //! walked and the message must be consumed exactly. The normal form follows
 //! the differential tests: RCODE (with the OPT extended bits), opcode, the
 //! flags QR AA TC RD RA AD CD, the question, the OPT version and DO bit,

@@ -3,9 +3,11 @@
 //! serve --state`) following `dns/current`, all real processes on
 //! loopback, each test with a state directory of its own.
 //!
-//! The bad bundles need the engines' load faults, so these tests run only
-//! in a build with `--features fault-injection` (as `tests/run.sh` builds);
-//! the `foodtaster` binary beside `stripedns` must be built the same way.
+//! The bundles that crash, hang or balloon the taster need the engines'
+//! load faults: those tests are ignored unless built with `--features
+//! fault-injection` (as `tests/run.sh` builds), and the `foodtaster`
+//! binary beside `stripedns` must be built the same way
+//! (`cargo build --workspace --features fault-injection`).
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -459,6 +461,10 @@ fn syntax_error_is_poisoned() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs --features fault-injection"
+)]
 fn crash_on_load_is_poisoned() {
     assert_poisoned(
         &[(
@@ -471,6 +477,10 @@ fn crash_on_load_is_poisoned() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs --features fault-injection"
+)]
 fn hang_on_load_is_poisoned() {
     assert_poisoned(
         &[(
@@ -483,6 +493,10 @@ fn hang_on_load_is_poisoned() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs --features fault-injection"
+)]
 fn balloon_on_load_is_poisoned() {
     assert_poisoned(
         &[(
@@ -602,6 +616,10 @@ fn kill_9_of_the_pipeline_then_restart_keeps_the_state_consistent() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs --features fault-injection"
+)]
 fn kill_9_of_the_taster_poisons_the_bundle_and_keeps_the_live_one() {
     let f = Fixture::start(&["--taster-timeout", "60"]);
     let state = f.state();
