@@ -158,6 +158,8 @@ pub struct Recovery {
     pub removed_tasted: Vec<BundleId>,
     /// Promotions that were under way and were finished.
     pub finished_promotions: Vec<BundleId>,
+    /// Poison records whose verdict line was missing, and was written.
+    pub finished_poisonings: Vec<BundleId>,
 }
 
 impl Recovery {
@@ -368,8 +370,16 @@ impl StateDir {
     /// Move the oldest bundle of `landing/` to `foodtaster/` and return its
     /// id and new path; `None` when nothing waits.
     pub fn take_next(&self) -> Result<Option<(BundleId, PathBuf)>, StateError> {
-        let Some(id) = self.landed()?.into_iter().next() else {
-            return Ok(None);
+        let mut landed = self.landed()?.into_iter();
+        let id = loop {
+            let Some(id) = landed.next() else {
+                return Ok(None);
+            };
+            if self.poison_record(id)?.is_none() {
+                break id;
+            }
+            // A poisoned id is never tasted again.
+            remove_dir(&self.landing().join(id.to_hex()))?;
         };
         let from = self.landing().join(id.to_hex());
         let to = self.foodtaster().join(id.to_hex());
@@ -523,14 +533,26 @@ impl StateDir {
             }
         }
         let verdicts = self.all_verdicts()?;
-        let logged = |id: &BundleId| {
+        let logged = |id: &BundleId, verdict: &str| {
             let hex = id.to_hex();
-            verdicts
-                .iter()
-                .any(|v| v.verdict == "promote" && v.id == hex)
+            verdicts.iter().any(|v| v.verdict == verdict && v.id == hex)
         };
+        for record in self.poisoned()? {
+            if let Ok(id) = record.id.parse::<BundleId>()
+                && !logged(&id, "poisoned")
+            {
+                // Killed between the record and its log line.
+                self.append_verdict(&VerdictRecord {
+                    time: record.time,
+                    id: record.id.clone(),
+                    verdict: "poisoned".into(),
+                    reason: shorten(&record.reason, 2000),
+                })?;
+                done.finished_poisonings.push(id);
+            }
+        }
         for (id, _) in bundle_entries(&self.bundles())? {
-            if !logged(&id) {
+            if !logged(&id, "promote") {
                 self.append_verdict(&VerdictRecord {
                     time: unix_now(),
                     id: id.to_hex(),
@@ -798,6 +820,23 @@ mod tests {
         fs::rename(&path, state.bundles().join(id_a.to_hex())).unwrap();
         // B: killed while tasting.
         state.take_next().unwrap().unwrap();
+        // C: killed between its poison record and its verdict line.
+        let c = bundle(dir.path(), "192.0.2.30");
+        let PushOutcome::Landed(id_c) = state.push(&c).unwrap() else {
+            panic!()
+        };
+        state.take_next().unwrap().unwrap();
+        let record = PoisonRecord {
+            time: 1,
+            id: id_c.to_hex(),
+            reason: "crashed by signal 6 (SIGABRT)".into(),
+            stderr_tail: String::new(),
+        };
+        write_atomically(
+            &state.poisoned_dir().join(id_c.to_hex()),
+            &serde_json::to_vec(&record).unwrap(),
+        )
+        .unwrap();
         // A dead writer's half copy.
         let half = state.landing().join(".tmp-push-999999999-1");
         fs::create_dir(&half).unwrap();
@@ -806,6 +845,9 @@ mod tests {
         assert_eq!(done.requeued, vec![id_b]);
         assert_eq!(done.finished_promotions, vec![id_a]);
         assert_eq!(done.removed_temporaries, vec![half]);
+        assert_eq!(done.finished_poisonings, vec![id_c]);
+        assert_eq!(done.removed_tasted, vec![id_c]);
+        assert_eq!(state.verdicts(2).unwrap()[0].verdict, "poisoned");
         assert_eq!(state.live().unwrap().unwrap().id, id_a);
         assert_eq!(state.landed().unwrap(), vec![id_b]);
         assert!(state.recover().unwrap().is_empty());
