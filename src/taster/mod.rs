@@ -350,6 +350,16 @@ fn serve_and_ask(
     }
 
     let _ = stop.send(());
+    // The UDP worker looks at the shutdown flag between receives; datagrams
+    // too short to be queries (dropped unanswered) wake it at once instead
+    // of at its next poll.
+    if let Ok(waker) = UdpSocket::bind(("127.0.0.1", 0)) {
+        let until = Instant::now() + Duration::from_secs(1);
+        while !serving.is_finished() && Instant::now() < until {
+            let _ = waker.send_to(&[0], addr);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
     let _ = runtime.block_on(serving);
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok((answered, normal))
