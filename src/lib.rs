@@ -17,4 +17,6 @@
 pub mod bundle;
 pub mod cli;
 pub mod engine;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod server;
