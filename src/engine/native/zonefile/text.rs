@@ -153,6 +153,10 @@ pub fn base64(text: &[u8]) -> Result<Vec<u8>, String> {
 /// writes hashed owner names.
 pub fn base32hex(text: &[u8]) -> Result<Vec<u8>, String> {
     let bad = || format!("invalid base32hex \"{}\"", show(text));
+    // Knot DNS reads whole 8-digit groups only (a SHA-1 hash is 32 digits).
+    if text.len() % 8 != 0 {
+        return Err(bad());
+    }
     let mut out = Vec::with_capacity(text.len() * 5 / 8);
     let mut acc: u64 = 0;
     let mut bits = 0;
@@ -229,5 +233,6 @@ mod tests {
         assert!(base64(b"AR==").is_err());
         assert_eq!(base32hex(b"CPNMUOJ1"), Ok(b"foobar"[..5].to_vec()));
         assert!(base32hex(b"W").is_err());
+        assert!(base32hex(b"NS").is_err());
     }
 }
