@@ -239,7 +239,9 @@ impl Name {
         }
         let mut mine = self.labels().skip(n - m);
         let theirs = other.labels();
-        theirs.zip(&mut mine).all(|(a, b)| a.eq_ignore_ascii_case(b))
+        theirs
+            .zip(&mut mine)
+            .all(|(a, b)| a.eq_ignore_ascii_case(b))
     }
 
     /// The lowercased key of this name.
@@ -344,13 +346,25 @@ mod tests {
 
     #[test]
     fn parse_and_display_round_trip() {
-        for s in ["example.com.", "a\\.b.example.", "\\000.x.", ".", "*.wild.example."] {
+        for s in [
+            "example.com.",
+            "a\\.b.example.",
+            "\\000.x.",
+            ".",
+            "*.wild.example.",
+        ] {
             assert_eq!(n(s).to_string(), s);
         }
         let origin = n("example.com.");
-        assert_eq!(Name::parse(b"www", Some(&origin)).unwrap(), n("www.example.com."));
+        assert_eq!(
+            Name::parse(b"www", Some(&origin)).unwrap(),
+            n("www.example.com.")
+        );
         assert_eq!(Name::parse(b"@", Some(&origin)).unwrap(), origin);
-        assert_eq!(Name::parse(b"a\\065", None).unwrap().as_wire(), b"\x02aA\x00");
+        assert_eq!(
+            Name::parse(b"a\\065", None).unwrap().as_wire(),
+            b"\x02aA\x00"
+        );
     }
 
     #[test]
@@ -358,14 +372,23 @@ mod tests {
         let l63 = "a".repeat(63);
         assert!(Name::parse(format!("{l63}.").as_bytes(), None).is_ok());
         let l64 = "a".repeat(64);
-        assert_eq!(Name::parse(format!("{l64}.").as_bytes(), None), Err(NameError::LabelTooLong));
+        assert_eq!(
+            Name::parse(format!("{l64}.").as_bytes(), None),
+            Err(NameError::LabelTooLong)
+        );
         // 4 labels of 63 + 4 length octets + root = 257 > 255.
         let long = format!("{l63}.{l63}.{l63}.{l63}.");
-        assert_eq!(Name::parse(long.as_bytes(), None), Err(NameError::NameTooLong));
+        assert_eq!(
+            Name::parse(long.as_bytes(), None),
+            Err(NameError::NameTooLong)
+        );
         assert_eq!(Name::parse(b"a..b.", None), Err(NameError::EmptyLabel));
         assert_eq!(Name::parse(b"a\\256.", None), Err(NameError::BadEscape));
         assert_eq!(Name::from_wire(b"\x03ab"), Err(NameError::Unterminated));
-        assert_eq!(Name::from_wire(b"\x01a\x00\x00"), Err(NameError::Unterminated));
+        assert_eq!(
+            Name::from_wire(b"\x01a\x00\x00"),
+            Err(NameError::Unterminated)
+        );
     }
 
     #[test]
