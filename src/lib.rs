@@ -29,6 +29,8 @@ pub mod engine;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod follow;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod pipeline;
 pub mod server;
 pub mod state;
