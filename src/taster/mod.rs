@@ -555,3 +555,69 @@ pub fn taste_dir(dir: &std::path::Path, config: &TasteConfig) -> Verdict {
         Err(e) => Verdict::refused("", e.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::native::name::Name;
+
+    fn probe(name: &str) -> Probe {
+        Probe {
+            name: Name::parse(name.as_bytes(), None).unwrap(),
+            qtype: 1,
+            expect: suite::Expect {
+                rcodes: vec![0],
+                aa: None,
+                min_answers: 0,
+                max_answers: None,
+                min_authority: 0,
+            },
+            why: "test",
+        }
+    }
+
+    #[test]
+    fn divergence_gate_names_the_first_differing_query() {
+        let probes = [probe("a.example."), probe("b.example.")];
+        let same = vec![Some("x".to_string()); 4];
+        let mut other = same.clone();
+        other[3] = Some("y".into());
+        let answers = vec![
+            (EngineKind::Native, same.clone()),
+            (EngineKind::Native, same),
+        ];
+        let mut failures = Failures::default();
+        compare(&answers, &probes, &mut failures);
+        assert_eq!((failures.checks, failures.failed), (1, 0));
+
+        let answers = vec![
+            (EngineKind::Native, answers[0].1.clone()),
+            (EngineKind::Native, other),
+        ];
+        compare(&answers, &probes, &mut failures);
+        assert_eq!(failures.failed, 1);
+        assert!(
+            failures.shown[0].starts_with("engines disagree on b.example. A over TCP"),
+            "{}",
+            failures.shown[0]
+        );
+    }
+
+    #[test]
+    fn tastes_a_small_bundle_over_udp_and_tcp() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("example.com.zone"),
+            "$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\nwww A 192.0.2.2\n",
+        )
+        .unwrap();
+        let verdict = taste_dir(dir.path(), &TasteConfig::default());
+        assert!(verdict.promote(), "{verdict:?}");
+        assert_eq!(
+            verdict.checks,
+            verdict.probes * 2 * EngineKind::ALL.len() + usize::from(EngineKind::ALL.len() > 1)
+        );
+        let back: Verdict = serde_json::from_str(&verdict.to_json()).unwrap();
+        assert_eq!(back, verdict);
+    }
+}

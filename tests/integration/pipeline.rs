@@ -662,3 +662,33 @@ fn kill_9_of_the_taster_poisons_the_bundle_and_keeps_the_live_one() {
     assert_eq!(live_id(&state).as_deref(), Some(f.first.as_str()));
     assert_consistent(&state);
 }
+
+#[test]
+fn serve_takes_exactly_one_of_bundle_and_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let both = run_stripedns(
+        &[
+            "serve",
+            "--bundle",
+            d,
+            "--state",
+            d,
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        Duration::from_secs(10),
+    );
+    assert!(!both.status.success());
+    assert!(
+        both.stderr.contains("cannot be used with"),
+        "{}",
+        both.stderr
+    );
+    let neither = run_stripedns(
+        &["serve", "--listen", "127.0.0.1:0"],
+        Duration::from_secs(10),
+    );
+    assert!(!neither.status.success());
+    assert!(neither.stderr.contains("--bundle"), "{}", neither.stderr);
+}
