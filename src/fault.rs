@@ -11,7 +11,8 @@
 //!
 //! Each engine calls [`on_load_txt`] with the text of every TXT string it
 //! loads. The tests of the taster and the pipeline use these; nothing else
-//! does.
+//! does. Only the pipeline's `foodtaster` runs under limits: `stripedns
+//! check` and `serve` on such a bundle really crash, hang or balloon.
 
 /// React to one TXT string of a zone being loaded.
 pub fn on_load_txt(text: &[u8]) {

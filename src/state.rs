@@ -804,6 +804,29 @@ mod tests {
     }
 
     #[test]
+    fn bundles_are_taken_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::open(dir.path().join("state")).unwrap();
+        let mut pushed = Vec::new();
+        // Descending addresses, so that id order is unlikely to be push order.
+        for last in [30, 20, 10] {
+            let b = bundle(dir.path(), &format!("192.0.2.{last}"));
+            let PushOutcome::Landed(id) = state.push(&b).unwrap() else {
+                panic!()
+            };
+            pushed.push(id);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(state.landed().unwrap(), pushed);
+        let mut taken = Vec::new();
+        while let Some((id, _)) = state.take_next().unwrap() {
+            state.poison(id, "test", "").unwrap();
+            taken.push(id);
+        }
+        assert_eq!(taken, pushed);
+    }
+
+    #[test]
     fn recovery_requeues_and_finishes_promotions() {
         let dir = tempfile::tempdir().unwrap();
         let state = StateDir::open(dir.path().join("state")).unwrap();
