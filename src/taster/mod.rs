@@ -370,7 +370,9 @@ fn id_of(i: usize) -> u16 {
     (i % 65_536) as u16
 }
 
-/// What is wrong with `r` as the answer to `probe`, if anything.
+/// What is wrong with `r` as the answer to `probe` (sent with EDNS and RD
+/// clear), if anything. TC is allowed over TCP too: an RRset larger than
+/// 65,535 octets does not fit there either.
 fn judge(probe: &Probe, r: &Response, id: u16) -> Option<String> {
     let e = &probe.expect;
     if r.header.id != id {
@@ -378,6 +380,18 @@ fn judge(probe: &Probe, r: &Response, id: u16) -> Option<String> {
     }
     if !r.flag(flags::QR) {
         return Some("QR is clear".into());
+    }
+    if r.header.opcode() != 0 {
+        return Some(format!("opcode {} instead of QUERY", r.header.opcode()));
+    }
+    // RFC 1035 4.1.1: RD is copied; an authoritative server offers no
+    // recursion.
+    if r.flag(flags::RD) || r.flag(flags::RA) {
+        return Some("RD or RA set".into());
+    }
+    // RFC 6891 7: a query with OPT gets OPT back.
+    if r.opt.is_none_or(|(version, _)| version != 0) {
+        return Some("no OPT record (version 0) in the answer to an EDNS query".into());
     }
     match &r.question {
         Some((name, t, c))

@@ -288,14 +288,12 @@ fn zone_probes(
         .get(origin.key().as_wire())
         .map(|(_, t)| t.clone())
         .unwrap_or_default();
+    // RFC 4592 2.2.1: `*.<apex>` covers the probe even when it exists only
+    // as an empty non-terminal (with names below it).
     let covered = apex_types.contains(&rtype::DNAME)
-        || owners.contains_key(
-            origin
-                .prepend(b"*")
-                .map(|n| n.key().as_wire().to_vec())
-                .unwrap_or_default()
-                .as_slice(),
-        );
+        || origin
+            .prepend(b"*")
+            .is_ok_and(|star| owners.values().any(|(n, _)| n.is_at_or_below(&star)));
     if let Ok(nx) = origin.prepend(b"stripedns-taster-nx") {
         probes.push(Probe {
             name: nx,
@@ -405,6 +403,15 @@ mod tests {
             .unwrap();
         assert_eq!(glue.expect, Expect::referral());
         // The apex wildcard covers the nonexistent name.
+        let nx = probes.iter().find(|p| p.why == "nonexistent name").unwrap();
+        assert_eq!(nx.expect.rcodes, vec![NOERROR, NXDOMAIN]);
+    }
+
+    #[test]
+    fn wildcard_empty_non_terminal_covers_the_nonexistent_name() {
+        let zone = "$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\nfoo.* TXT x\n";
+        let (_d, b) = bundle_with(&[("example.com.zone", zone)]);
+        let probes = build(&b).unwrap();
         let nx = probes.iter().find(|p| p.why == "nonexistent name").unwrap();
         assert_eq!(nx.expect.rcodes, vec![NOERROR, NXDOMAIN]);
     }
