@@ -458,6 +458,20 @@ fn assert_poisoned(files: &[(&str, &str)], reason: &str, extra: &[&str]) {
         again.stderr
     );
     assert_eq!(fs::read_dir(state.join("landing")).unwrap().count(), 0);
+    let status = run_stripedns(
+        &["status", "--state", state.to_str().unwrap()],
+        Duration::from_secs(10),
+    );
+    assert!(
+        status.stdout.contains(&format!("poisoned: 1\n  {id} at ")),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status.stdout.contains(&format!("{id} poisoned: ")),
+        "{}",
+        status.stdout
+    );
     thread::sleep(Duration::from_millis(300));
     assert_eq!(
         fs::read_to_string(state.join("verdicts.log")).unwrap(),
