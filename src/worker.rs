@@ -27,7 +27,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use tracing::{error, info};
+use tracing::{debug, info};
 
 use crate::blacklist::Watcher;
 use crate::bundle::Bundle;
@@ -150,7 +150,7 @@ pub fn run(config: WorkerConfig) -> Result<i32, WorkerError> {
         }) {
         Ok(engine) => engine,
         Err(message) => {
-            error!(worker = config.index, "{message}");
+            debug!(worker = config.index, "{message}");
             slot.fail_load(&message);
             return Ok(EXIT_LOAD_FAILED);
         }
