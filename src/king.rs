@@ -378,6 +378,7 @@ impl King {
                     worker = i,
                     pid,
                     restart_ms = format!("{:.1}", at.elapsed().as_secs_f64() * 1000.0),
+                    start_ms = format!("{:.1}", w.started.elapsed().as_secs_f64() * 1000.0),
                     "worker serving again after pid {old} died"
                 ),
                 None => info!(
