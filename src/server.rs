@@ -215,6 +215,9 @@ impl Server {
     }
 
     /// Check and record every query with `guard` before the engine sees it.
+    /// All TCP connections share one slot entry, so run a guarded server on
+    /// a current-thread runtime (as workers do): one thread calls the
+    /// engine for TCP.
     pub fn with_guard(mut self, guard: QueryGuard) -> Server {
         self.guard = Some(Arc::new(guard));
         self
@@ -661,6 +664,85 @@ mod tests {
         assert!(!holds_whole_frame(&[0, 3, 1, 2]));
         assert!(holds_whole_frame(&[0, 3, 1, 2, 3]));
         assert!(holds_whole_frame(&[0, 1, 1, 0, 9]));
+    }
+
+    /// An engine that checks, while it answers, that the query is recorded
+    /// in entry 0 of the slot it sees through its own mapping.
+    #[derive(Debug)]
+    struct SlotPeekEngine {
+        /// The worker's slot, mapped a second time.
+        slot: Slot,
+    }
+
+    impl Engine for SlotPeekEngine {
+        fn kind(&self) -> crate::engine::EngineKind {
+            crate::engine::EngineKind::Native
+        }
+
+        fn reload(
+            &self,
+            _bundle: &crate::bundle::Bundle,
+        ) -> Result<(), crate::bundle::BundleError> {
+            Ok(())
+        }
+
+        fn answer(&self, query: &[u8], _transport: Transport, out: &mut Vec<u8>) -> Outcome {
+            let seen = self
+                .slot
+                .current(0)
+                .expect("query recorded before the engine");
+            assert_eq!(Some(seen.fingerprint), Fingerprint::of(query, self.kind()));
+            assert_eq!(seen.query, query);
+            out.clear();
+            out.extend_from_slice(query);
+            Outcome::Reply
+        }
+    }
+
+    #[test]
+    fn guard_drops_blacklisted_queries_and_records_the_others() {
+        use crate::blacklist::Entry;
+        use crate::engine::EngineKind;
+        let mut bad = header(1, 0);
+        bad[5] = 1;
+        bad.extend_from_slice(b"\x0ccrash-native\x07example\x00\x00\x01\x00\x01");
+        let mut good = bad.clone();
+        good[13] = b'C';
+        good[14] = b'a'; // "Caash-native": another question
+        let entry = Entry {
+            fingerprint: Fingerprint::of(&bad, EngineKind::Native).unwrap(),
+            engine: EngineKind::Native,
+            count: 1,
+            first_seen: 0,
+            last_seen: 0,
+            question: String::new(),
+        };
+        let slot = Slot::create(2).unwrap();
+        let engine = SlotPeekEngine {
+            slot: Slot::open(slot.file().try_clone().unwrap()).unwrap(),
+        };
+        let guard = QueryGuard {
+            blacklist: Arc::new(ArcSwap::from_pointee(FingerprintSet::for_engine(
+                &[entry],
+                EngineKind::Native,
+            ))),
+            slot,
+        };
+        let mut out = Vec::new();
+        let mut other_id = bad.clone();
+        other_id[0] = 0x77;
+        for q in [&bad, &other_id] {
+            let outcome = answer_guarded(&engine, Some((&guard, 0)), q, Transport::Udp, &mut out);
+            assert_eq!(outcome, Outcome::Drop);
+            assert!(out.is_empty());
+        }
+        let outcome = answer_guarded(&engine, Some((&guard, 0)), &good, Transport::Udp, &mut out);
+        assert_eq!(outcome, Outcome::Reply);
+        assert_eq!(out, good);
+        assert!(
+            guard.slot.in_flight().is_empty(),
+            "not cleared after the answer"
+        );
     }
 
     /// A stand-in engine: echoes the query with QR set, panics on a query
