@@ -340,6 +340,12 @@ mod faults {
         let mut buf = [0u8; 512];
         assert!(client.recv_from(&mut buf).is_err(), "{name} was answered");
         assert!(noticed < deadline + Duration::from_secs(1), "{noticed:?}");
+        if trigger.contains("hung") {
+            assert!(
+                noticed >= deadline,
+                "killed before the deadline: {noticed:?}"
+            );
+        }
         let question = format!("{name} IN A");
         let fingerprint = fingerprint_of(&file, &question);
         // Every worker follows the file within its watch interval.
