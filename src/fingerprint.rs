@@ -54,24 +54,41 @@ impl Fingerprint {
         if header[2] & 0x80 != 0 {
             return None;
         }
-        let mut hasher = blake3::Hasher::new();
-        hasher.update(engine.as_str().as_bytes());
-        hasher.update(&[0]);
-        match Question::parse(query) {
+        let engine = engine.as_str().as_bytes();
+        let hash = match Question::parse(query) {
             Some(q) => {
-                hasher.update(b"Q");
-                hasher.update(&[q.opcode]);
-                hasher.update(&q.qtype.to_be_bytes());
-                hasher.update(&q.qclass.to_be_bytes());
-                hasher.update(q.name());
+                // One buffer, one hash call: this runs for every query.
+                let mut buf = [0u8; 32 + 8 + MAX_NAME];
+                let mut len = 0;
+                let name = q.name();
+                let parts: [&[u8]; 7] = [
+                    engine,
+                    &[0, b'Q'],
+                    &[q.opcode],
+                    &q.qtype.to_be_bytes(),
+                    &q.qclass.to_be_bytes(),
+                    &[0],
+                    name,
+                ];
+                for part in parts {
+                    let Some(to) = buf.get_mut(len..len + part.len()) else {
+                        return None;
+                    };
+                    to.copy_from_slice(part);
+                    len += part.len();
+                }
+                blake3::hash(buf.get(..len).unwrap_or_default())
             }
             None => {
                 // Everything but the ID: the exact packet, replayed.
-                hasher.update(b"R");
+                let mut hasher = blake3::Hasher::new();
+                hasher.update(engine);
+                hasher.update(&[0, b'R']);
                 hasher.update(query.get(2..).unwrap_or_default());
+                hasher.finalize()
             }
-        }
-        Some(Fingerprint::from_hash(hasher.finalize().as_bytes()))
+        };
+        Some(Fingerprint::from_hash(hash.as_bytes()))
     }
 
     /// The first eight octets of a hash, with zero mapped to one.
