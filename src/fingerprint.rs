@@ -71,10 +71,7 @@ impl Fingerprint {
                     name,
                 ];
                 for part in parts {
-                    let Some(to) = buf.get_mut(len..len + part.len()) else {
-                        return None;
-                    };
-                    to.copy_from_slice(part);
+                    buf.get_mut(len..len + part.len())?.copy_from_slice(part);
                     len += part.len();
                 }
                 blake3::hash(buf.get(..len).unwrap_or_default())
