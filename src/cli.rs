@@ -86,7 +86,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub tcp_idle_timeout: u64,
-    /// TCP connections open at once, over all listen addresses.
+    /// TCP connections open at once, over all listen addresses and
+    /// workers (shared out among the workers).
     #[arg(long, value_name = "N", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub tcp_max_connections: u32,

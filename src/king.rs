@@ -9,7 +9,10 @@
 //!   one TCP listener; worker `i` inherits UDP socket `i` of every address
 //!   and the TCP listeners. The king keeps all of them open, so a datagram
 //!   queued on a dead worker's socket is answered by its replacement, which
-//!   inherits the very same socket.
+//!   inherits the very same socket. TCP connections a dead worker had
+//!   accepted are lost with it; those still in the listen backlog are
+//!   accepted by the other workers or the replacement. The TCP connection
+//!   limit is shared out among the workers, so the total holds.
 //! - **Workers** are `stripedns worker` processes (see [`crate::worker`]).
 //!   The king hands down the bundle path and the engine name, never zone
 //!   data. The first time round, the king waits until every worker
@@ -150,6 +153,13 @@ pub enum KingError {
     },
 }
 
+/// The TCP connections worker `index` of `count` may hold, so that the
+/// shares add up to `total` exactly; 0 when there are more workers than
+/// connections (that worker takes no TCP).
+fn tcp_share(total: usize, count: usize, index: usize) -> usize {
+    total / count.max(1) + usize::from(index < total % count.max(1))
+}
+
 /// What the king knows of one worker position.
 #[derive(Debug)]
 struct Worker {
@@ -229,7 +239,7 @@ impl King {
         let total = config.tcp_max_connections.max(1);
         let mut workers = Vec::with_capacity(count);
         for (index, udp) in per_worker.into_iter().enumerate() {
-            let tcp_share = total / count + usize::from(index < total % count);
+            let tcp_share = tcp_share(total, count, index);
             let slot = Slot::create(udp.len() + 1).map_err(|source| KingError::Io {
                 what: format!("cannot create the slot of worker {index}"),
                 source,
@@ -560,6 +570,16 @@ mod tests {
         for n in 2..10 {
             assert!(b.delay(n) <= b.ceiling(n));
         }
+    }
+
+    #[test]
+    fn tcp_shares_add_up_to_the_limit() {
+        for (total, count) in [(1024, 2), (2, 4), (7, 3), (1, 1), (5, 5)] {
+            let shares: Vec<usize> = (0..count).map(|i| tcp_share(total, count, i)).collect();
+            assert_eq!(shares.iter().sum::<usize>(), total, "{shares:?}");
+            assert!(shares.iter().max().unwrap() - shares.iter().min().unwrap() <= 1);
+        }
+        assert_eq!(tcp_share(2, 4, 3), 0);
     }
 
     #[test]
