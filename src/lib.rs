@@ -28,6 +28,8 @@ pub mod bundle;
 pub mod cli;
 pub mod engine;
 pub mod fingerprint;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod king;
 pub mod server;
 pub mod slot;

@@ -11,6 +11,7 @@ mod bundle_errors;
 mod check;
 mod differential;
 mod dnsmsg;
+mod fuzz_corpus;
 mod kings;
 mod peers;
 mod serve;
