@@ -11,9 +11,9 @@
 //!
 //! This parser is shared code that runs before every engine, so it is
 //! small, reads through a bounds-checked cursor and cannot panic. A packet
-//! whose question cannot be read (no question, two questions, a bad label)
-//! is fingerprinted by its raw octets after the ID instead, so even a
-//! malformed query of death is remembered exactly.
+//! whose question cannot be read (no question, two questions, a bad label,
+//! a compression pointer) is fingerprinted by its raw octets after the ID
+//! instead, so even a malformed query of death is remembered exactly.
 //!
 //! ```
 //! use stripedns::engine::EngineKind;
@@ -148,7 +148,7 @@ impl fmt::Debug for Question {
 
 /// A bounds-checked cursor over a message.
 struct Cursor<'a> {
-    /// The whole message (pointers are offsets into it).
+    /// The whole message.
     msg: &'a [u8],
     /// Where the next read starts.
     pos: usize,
@@ -187,47 +187,33 @@ impl Question {
             msg,
             pos: HEADER_LEN,
         };
-        // Where reading continues after the name: after its first pointer.
-        let mut resume = None;
-        // RFC 1035 4.1.4: a pointer refers to a prior occurrence; only
-        // strictly backward pointers are followed, which rules out loops.
-        let mut floor = c.pos;
         loop {
             let len = c.u8()?;
-            match len & 0xC0 {
-                0x00 => {
-                    let len = usize::from(len);
-                    // RFC 1035 2.3.4: names are 255 octets or less.
-                    if len > MAX_LABEL || q.name_len + 1 + len > MAX_NAME {
-                        return None;
-                    }
-                    let label = msg.get(c.pos..c.pos + len)?;
-                    let out = q.name.get_mut(q.name_len..q.name_len + 1 + len)?;
-                    out[0] = len as u8;
-                    for (o, b) in out[1..].iter_mut().zip(label) {
-                        *o = b.to_ascii_lowercase();
-                    }
-                    q.name_len += 1 + len;
-                    c.pos += len;
-                    if len == 0 {
-                        break;
-                    }
-                }
-                0xC0 => {
-                    let target = usize::from(u16::from_be_bytes([len & 0x3F, c.u8()?]));
-                    if target >= floor {
-                        return None;
-                    }
-                    resume.get_or_insert(c.pos);
-                    floor = target;
-                    c.pos = target;
-                }
-                // Extended label types (RFC 6891 5) are not used.
-                _ => return None,
+            // RFC 1035 4.1.4: a pointer refers to a prior occurrence of a
+            // name, and the question's name is the first of the message, so
+            // a pointer could only point into the header (making the ID part
+            // of the name). No real query does that; such a packet and
+            // extended label types (RFC 6891 5) are fingerprinted by their
+            // octets after the ID instead.
+            if len & 0xC0 != 0 {
+                return None;
             }
-        }
-        if let Some(at) = resume {
-            c.pos = at;
+            let len = usize::from(len);
+            // RFC 1035 2.3.4: labels are 63 octets or less, names 255.
+            if len > MAX_LABEL || q.name_len + 1 + len > MAX_NAME {
+                return None;
+            }
+            let label = msg.get(c.pos..c.pos + len)?;
+            let out = q.name.get_mut(q.name_len..q.name_len + 1 + len)?;
+            out[0] = len as u8;
+            for (o, b) in out[1..].iter_mut().zip(label) {
+                *o = b.to_ascii_lowercase();
+            }
+            q.name_len += 1 + len;
+            c.pos += len;
+            if len == 0 {
+                break;
+            }
         }
         q.qtype = c.u16()?;
         q.qclass = c.u16()?;
@@ -371,19 +357,26 @@ mod tests {
     }
 
     #[test]
-    fn pointers_are_followed_strictly_backward() {
-        // A pointer into the header is strictly backward, so it is
-        // followed, as the engines follow it.
-        let mut q = vec![0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-        q.extend_from_slice(&[0xC0, 11, 0, 1, 0, 1]);
-        let parsed = Question::parse(&q).unwrap();
-        assert_eq!(parsed.name(), &[0]);
-        // A pointer to itself or forward is refused.
-        let mut bad = vec![0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-        bad.extend_from_slice(&[0xC0, 12, 0, 1, 0, 1]);
-        assert!(Question::parse(&bad).is_none());
-        // Unparsable questions still get a fingerprint of their octets.
-        assert!(Fingerprint::of(&bad, EngineKind::Native).is_some());
+    fn pointers_in_the_question_are_not_followed() {
+        // A pointer into the header would make the ID part of the name: not
+        // followed; the packet is fingerprinted by its octets after the ID,
+        // so another ID still matches (found by the fuzzer).
+        let mut q = vec![0, 7, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1];
+        q.extend_from_slice(&[0xC0, 0, 0, 1, 0, 1]);
+        assert!(Question::parse(&q).is_none());
+        let mut other = q.clone();
+        other[1] = 8;
+        let fp = Fingerprint::of(&q, EngineKind::Native);
+        assert!(fp.is_some());
+        assert_eq!(fp, Fingerprint::of(&other, EngineKind::Native));
+        // A pointer to the question itself (a loop) is not followed either.
+        let mut looped = vec![0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        looped.extend_from_slice(&[1, b'a', 0xC0, 12, 0, 1, 0, 1]);
+        assert!(Question::parse(&looped).is_none());
+        // Extended label types neither.
+        let mut extended = vec![0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        extended.extend_from_slice(&[0x41, 0, 0, 1, 0, 1]);
+        assert!(Question::parse(&extended).is_none());
     }
 
     #[test]
