@@ -398,6 +398,48 @@ mod faults {
         );
     }
 
+    #[test]
+    fn queries_of_death_over_tcp_are_caught_too() {
+        let bundle = example_bundle();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("blacklist");
+        let mut args = king_args("1", &file);
+        args.extend(["--watchdog-ms", "300"].map(String::from));
+        let server = start_king(bundle.path(), &args);
+        let addr = server.addr();
+        for (k, name) in ["crash-native.example.com.", "hang-native.example.com."]
+            .iter()
+            .enumerate()
+        {
+            let mut stream = tcp_connect(addr, T).unwrap();
+            std::io::Write::write_all(&mut stream, &frame(&query(1, name, TYPE_A))).unwrap();
+            // The worker dies with the connection: it closes unanswered.
+            assert!(
+                !matches!(read_frame(&mut stream), Ok(Some(_))),
+                "{name} answered"
+            );
+            assert!(
+                server.wait_for_log("blacklisted", k + 1, T),
+                "{}",
+                server.stderr()
+            );
+            assert!(server.wait_for_log("serving again", k + 1, T));
+            fingerprint_of(&file, &format!("{name} IN A"));
+            // Dropped now over TCP and UDP alike; the connection stays
+            // open for the next query.
+            let mut stream = tcp_connect(addr, Duration::from_millis(500)).unwrap();
+            std::io::Write::write_all(&mut stream, &frame(&query(2, name, TYPE_A))).unwrap();
+            assert!(read_frame(&mut stream).is_err(), "{name} answered again");
+            std::io::Write::write_all(&mut stream, &frame(&query(3, "example.com.", TYPE_SOA)))
+                .unwrap();
+            stream.set_read_timeout(Some(T)).unwrap();
+            let a = read_frame(&mut stream).unwrap().expect("an answer");
+            assert_eq!(message_id(&a), Some(3));
+            assert!(udp_query(addr, &query(4, name, TYPE_A), Duration::from_millis(300)).is_none());
+        }
+        assert_eq!(server.log_count("worker died"), 2, "{}", server.stderr());
+    }
+
     /// The `key=value` field of a log line.
     fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
         let rest = line.split(&format!(" {key}=")).nth(1)?;
