@@ -25,19 +25,24 @@
 //!   concurrent queries did it). A query whose slot entry shows no progress
 //!   for the watchdog deadline is a hang: the king kills the worker with
 //!   SIGKILL and blacklists just that query.
+//! - **Supervision loop.** The king looks at every worker's process and
+//!   slot every 5 ms, and at once when a signal arrives (SIGCHLD on a
+//!   worker's death; a self-pipe wakes the loop).
 //! - **Restarts.** A dead worker is replaced at once. When it keeps dying
 //!   ([`Backoff`]), the n-th death in a row waits a random time between 0
 //!   and `base * 2^(n-2)` (capped at `max`): exponential backoff with full
 //!   jitter. A worker that served for the stability period before dying
 //!   starts the count again.
-//! - **Shutdown.** SIGTERM or SIGINT sets a flag the supervision loop polls;
+//! - **Shutdown.** SIGTERM or SIGINT sets a flag the supervision loop checks;
 //!   the king sends SIGTERM to every worker, waits for them (SIGKILL after a
 //!   grace period), and returns. Workers run in their own process group, so
 //!   a Ctrl-C in a terminal reaches only the king, which stops them in
 //!   order; and they ask the kernel to kill them should the king die.
 
+use std::io::Read;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -56,7 +61,8 @@ use crate::slot::{InFlight, Slot, State};
 use crate::sys::{self, Signal};
 use crate::worker::EXIT_LOAD_FAILED;
 
-/// How often the king looks at its workers.
+/// How often the king looks at its workers when no signal wakes it
+/// (SIGCHLD, SIGTERM and SIGINT wake it at once).
 const POLL: Duration = Duration::from_millis(5);
 /// How long workers may take to stop after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -192,15 +198,48 @@ struct Worker {
     hung: Option<Vec<InFlight>>,
 }
 
+/// Wakes the supervision loop as soon as a signal arrives: a worker died
+/// (SIGCHLD) or the king must stop (SIGTERM, SIGINT). The signal handlers
+/// write to a socket pair (the self-pipe trick) the loop waits on.
+#[derive(Debug)]
+struct Wakeup {
+    /// The end the loop reads, with a timeout.
+    reader: UnixStream,
+}
+
+impl Wakeup {
+    /// Install the handlers.
+    fn install() -> std::io::Result<Wakeup> {
+        use signal_hook::consts::{SIGCHLD, SIGINT, SIGTERM};
+        let (reader, writer) = UnixStream::pair()?;
+        for sig in [SIGCHLD, SIGTERM, SIGINT] {
+            signal_hook::low_level::pipe::register(sig, writer.try_clone()?)?;
+        }
+        Ok(Wakeup { reader })
+    }
+
+    /// Wait until a signal arrives or `timeout` passes.
+    fn wait(&mut self, timeout: Duration) {
+        let mut buf = [0u8; 64];
+        if self.reader.set_read_timeout(Some(timeout)).is_ok() {
+            let _ = self.reader.read(&mut buf);
+        } else {
+            std::thread::sleep(timeout);
+        }
+    }
+}
+
 /// Serve with workers until SIGTERM/SIGINT.
 pub fn run(config: KingConfig) -> Result<(), KingError> {
     let stop = Arc::new(AtomicBool::new(false));
+    let signals = |source| KingError::Io {
+        what: "cannot install signal handlers".into(),
+        source,
+    };
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(|source| KingError::Io {
-            what: "cannot install signal handlers".into(),
-            source,
-        })?;
+        signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(signals)?;
     }
+    let wakeup = Wakeup::install().map_err(signals)?;
     let workers = config.workers.max(1);
     let sockets = Sockets::bind(&config.listen, workers)?;
     // Tests and scripts read the bound port from this line when they
@@ -209,7 +248,7 @@ pub fn run(config: KingConfig) -> Result<(), KingError> {
         info!(engine = %config.engine, "listening on {addr} (UDP and TCP)");
     }
     let mut king = King::new(config, sockets, workers)?;
-    let result = king.supervise(&stop);
+    let result = king.supervise(&stop, wakeup);
     king.stop_all();
     info!("stopped");
     result
@@ -269,7 +308,7 @@ impl King {
 
     /// Start every worker, wait until all serve (or one cannot load the
     /// bundle), then watch them until `stop` is raised.
-    fn supervise(&mut self, stop: &AtomicBool) -> Result<(), KingError> {
+    fn supervise(&mut self, stop: &AtomicBool, mut wakeup: Wakeup) -> Result<(), KingError> {
         for i in 0..self.workers.len() {
             self.spawn(i)?;
         }
@@ -286,7 +325,7 @@ impl King {
                     "all workers serving"
                 );
             }
-            std::thread::sleep(POLL);
+            wakeup.wait(POLL);
         }
         info!("shutting down");
         Ok(())
