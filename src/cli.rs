@@ -5,16 +5,20 @@
 //! come back as a [`CliError`], which `main` prints as `stripedns: <error>`
 //! before exiting with status 1.
 //!
-//! - `stripedns serve --bundle DIR --listen ADDR:PORT [...]` opens a bundle,
-//!   builds the engine and answers on UDP and TCP of every listen address
-//!   until SIGTERM or SIGINT; with `--state DIR` instead of `--bundle` it
-//!   serves the live bundle of a state directory and follows `dns/current`.
+//! - `stripedns serve --bundle DIR --listen ADDR:PORT [...]` is a king: it
+//!   binds UDP and TCP on every listen address and runs worker processes
+//!   that load the bundle and answer, until SIGTERM or SIGINT; with
+//!   `--state DIR` instead of `--bundle` the workers serve the live bundle
+//!   of a state directory and follow `dns/current`.
 //! - `stripedns check DIR` tastes a bundle in-process and prints the
 //!   verdict.
 //! - `stripedns push DIR [--state DIR]` places a bundle in `landing/`.
 //! - `stripedns pipeline [--state DIR]` tastes landed bundles, then poisons
 //!   or promotes them.
 //! - `stripedns status [--state DIR]` shows what is live, waiting, poisoned.
+//! - `stripedns blacklist [--file F]` lists the query-of-death blacklist;
+//!   `stripedns unblock FINGERPRINT` removes an entry.
+//! - `stripedns worker ...` (hidden) is what a king starts for each worker.
 //!
 //! Exit statuses: 0 success, 1 an error (or `check` refusing the bundle),
 //! and for `push`: 3 the bundle is already live, 4 it is already waiting
@@ -22,19 +26,23 @@
 
 use std::io::{self, IsTerminal, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand};
 use thiserror::Error;
 use tracing::info;
 
+use crate::blacklist::{self, BlacklistError};
 use crate::bundle::{Bundle, BundleError, BundleId};
-use crate::engine::{EngineKind, Identity};
+use crate::engine::EngineKind;
+use crate::fingerprint::Fingerprint;
+use crate::king::{self, Backoff, BundleSource, KingConfig, KingError};
 use crate::pipeline::{Limits, PipelineConfig, PipelineError, locate_taster};
-use crate::server::{Server, ServerConfig, ServerError, shutdown_signal};
+use crate::server::{ServerError, default_udp_workers};
 use crate::state::{DEFAULT_STATE_DIR, Place, PushOutcome, StateDir, StateError, format_utc};
 use crate::taster::{TasteConfig, taste};
+use crate::worker::{self, InheritedSocket, WorkerConfig, WorkerError};
 
 /// An authoritative DNS server for web fleets, built so that one bad input
 /// cannot take the DNS down.
@@ -61,6 +69,13 @@ pub enum Command {
     /// Show the live bundle, the bundles waiting and being tasted, the
     /// poisoned ones and the last verdicts.
     Status(StatusArgs),
+    /// List the query-of-death blacklist.
+    Blacklist(BlacklistArgs),
+    /// Remove a query from the blacklist.
+    Unblock(UnblockArgs),
+    /// One worker of a king (started by `serve`, not by hand).
+    #[command(hide = true)]
+    Worker(WorkerArgs),
 }
 
 /// Arguments of `stripedns serve`.
@@ -87,22 +102,120 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ENGINE", default_value = "native")]
     pub engine: EngineKind,
     /// Text answered to CHAOS `id.server`/`hostname.bind` and sent as
-    /// NSID. Defaults to the host name, as Knot DNS and NSD do; an empty
-    /// text refuses those queries and sends no NSID.
+    /// NSID, instead of `<pop> stripe <n> engine <engine>`; an empty text
+    /// refuses those queries and sends no NSID.
     #[arg(long, value_name = "TEXT")]
     pub identity: Option<String>,
+    /// The name of this POP, in the identity [default: the host name].
+    #[arg(long, value_name = "NAME")]
+    pub pop: Option<String>,
+    /// The stripe this POP belongs to, in the identity.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub stripe: u32,
     /// Seconds a TCP connection may wait for its next whole query.
     #[arg(long, value_name = "SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub tcp_idle_timeout: u64,
-    /// TCP connections open at once, over all listen addresses.
+    /// TCP connections open at once, over all listen addresses and
+    /// workers (shared out among the workers).
     #[arg(long, value_name = "N", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub tcp_max_connections: u32,
-    /// UDP sockets and threads per listen address [default: number of cores].
-    #[arg(long, value_name = "N",
+    /// Worker processes, each with its own UDP socket per listen address
+    /// [default: number of cores].
+    #[arg(long, value_name = "N", alias = "udp-workers",
           value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub udp_workers: Option<u32>,
+    pub workers: Option<u32>,
+    /// The query-of-death blacklist file [default: blacklist in
+    /// $TMPDIR/stripedns, or /tmp/stripedns].
+    #[arg(long, value_name = "FILE")]
+    pub blacklist: Option<PathBuf>,
+    /// Milliseconds one query may keep a worker busy before the king kills
+    /// the worker and blacklists the query.
+    #[arg(long, value_name = "MS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub watchdog_ms: u64,
+    /// Milliseconds of the longest wait before the second restart of a
+    /// worker that keeps dying; doubles with every death in a row.
+    #[arg(long, value_name = "MS", default_value_t = 50,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub backoff_base_ms: u64,
+    /// The largest restart wait, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub backoff_max_ms: u64,
+    /// Milliseconds a worker must serve for its death to count as the
+    /// first in a row again.
+    #[arg(long, value_name = "MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    pub stable_after_ms: u64,
+}
+
+/// Arguments of `stripedns blacklist`.
+#[derive(Debug, Args)]
+pub struct BlacklistArgs {
+    /// The blacklist file [default: as `serve`].
+    #[arg(long, value_name = "FILE", conflicts_with = "state")]
+    pub file: Option<PathBuf>,
+    /// A state directory: its `blacklist` file.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+}
+
+/// Arguments of `stripedns unblock`.
+#[derive(Debug, Args)]
+pub struct UnblockArgs {
+    /// The fingerprint to remove, as `stripedns blacklist` prints it.
+    #[arg(value_name = "FINGERPRINT")]
+    pub fingerprint: Fingerprint,
+    /// The blacklist file [default: as `serve`].
+    #[arg(long, value_name = "FILE", conflicts_with = "state")]
+    pub file: Option<PathBuf>,
+    /// A state directory: its `blacklist` file.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+}
+
+/// Arguments of the hidden `stripedns worker`, written by the king.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The worker's number under its king.
+    #[arg(long)]
+    pub index: usize,
+    /// The king's process id.
+    #[arg(long)]
+    pub king: u32,
+    /// The bundle to load.
+    #[arg(long, conflicts_with = "state", required_unless_present = "state")]
+    pub bundle: Option<PathBuf>,
+    /// The state directory whose live bundle to load and follow.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// The engine.
+    #[arg(long)]
+    pub engine: EngineKind,
+    /// The identity text.
+    #[arg(long)]
+    pub identity: Option<String>,
+    /// An inherited UDP socket, `ADDR=FD`.
+    #[arg(long)]
+    pub udp: Vec<InheritedSocket>,
+    /// An inherited TCP listener, `ADDR=FD`.
+    #[arg(long)]
+    pub tcp: Vec<InheritedSocket>,
+    /// The inherited slot descriptor.
+    #[arg(long)]
+    pub slot: i32,
+    /// The blacklist file.
+    #[arg(long)]
+    pub blacklist: PathBuf,
+    /// TCP idle timeout, milliseconds.
+    #[arg(long)]
+    pub tcp_idle_timeout_ms: u64,
+    /// TCP connections this worker may hold.
+    #[arg(long)]
+    pub tcp_max_connections: usize,
 }
 
 /// Arguments of `stripedns check`.
@@ -180,6 +293,24 @@ pub enum CliError {
     /// The sockets could not be bound (the error names the address).
     #[error(transparent)]
     Server(#[from] ServerError),
+    /// The king failed: sockets, workers, or a bundle its workers cannot
+    /// load.
+    #[error(transparent)]
+    King(#[from] KingError),
+    /// A worker failed before serving.
+    #[error(transparent)]
+    Worker(#[from] WorkerError),
+    /// The blacklist file cannot be read or written.
+    #[error(transparent)]
+    Blacklist(#[from] BlacklistError),
+    /// `unblock` was given a fingerprint that is not blacklisted.
+    #[error("{fingerprint} is not in the blacklist {}", path.display())]
+    NotBlacklisted {
+        /// The fingerprint asked for.
+        fingerprint: Fingerprint,
+        /// The blacklist file.
+        path: PathBuf,
+    },
     /// `check` refused the bundle: an engine cannot load it or a check
     /// of the tasting suite failed.
     #[error("bundle {id}: rejected: {failures}")]
@@ -243,7 +374,107 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Push(args) => push(&args, &mut io::stdout().lock()),
         Command::Pipeline(args) => pipeline(&args),
         Command::Status(args) => status(&args, &mut io::stdout().lock()),
+        Command::Blacklist(args) => {
+            let path = blacklist_path(args.file, args.state.as_deref());
+            list_blacklist(&path, &mut io::stdout().lock())
+        }
+        Command::Unblock(args) => {
+            let path = blacklist_path(args.file, args.state.as_deref());
+            unblock(&path, args.fingerprint, &mut io::stdout().lock())
+        }
+        Command::Worker(args) => {
+            init_logging();
+            let bundle = match (args.bundle, args.state) {
+                (_, Some(state)) => BundleSource::State(state),
+                (Some(dir), None) => BundleSource::Fixed(dir),
+                (None, None) => return Err(CliError::Usage("give --bundle or --state".into())),
+            };
+            let code = worker::run(WorkerConfig {
+                index: args.index,
+                king: args.king,
+                bundle,
+                engine: args.engine,
+                identity: args.identity,
+                udp: args.udp,
+                tcp: args.tcp,
+                slot: args.slot,
+                blacklist: args.blacklist,
+                tcp_idle_timeout: Duration::from_millis(args.tcp_idle_timeout_ms),
+                tcp_max_connections: args.tcp_max_connections,
+            })?;
+            if code != 0 {
+                std::process::exit(code);
+            }
+            Ok(())
+        }
     }
+}
+
+/// The blacklist file named by `--file`, or in `--state DIR`, or the
+/// default.
+fn blacklist_path(file: Option<PathBuf>, state: Option<&Path>) -> PathBuf {
+    file.or_else(|| state.map(|d| d.join(blacklist::FILE_NAME)))
+        .unwrap_or_else(blacklist::default_path)
+}
+
+/// `stripedns blacklist`: one line per entry on `out`.
+pub fn list_blacklist(path: &Path, out: &mut impl Write) -> Result<(), CliError> {
+    let entries = blacklist::load(path)?;
+    let io_err = |source| CliError::Io {
+        what: "cannot write the blacklist",
+        source,
+    };
+    if entries.is_empty() {
+        writeln!(out, "blacklist {}: empty", path.display()).map_err(io_err)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<16}  {:<7}  {:>5}  {:<20}  {:<20}  QUESTION",
+        "FINGERPRINT", "ENGINE", "COUNT", "FIRST SEEN", "LAST SEEN"
+    )
+    .map_err(io_err)?;
+    for e in &entries {
+        writeln!(
+            out,
+            "{:<16}  {:<7}  {:>5}  {:<20}  {:<20}  {}",
+            e.fingerprint,
+            e.engine,
+            e.count,
+            blacklist::format_time(e.first_seen),
+            blacklist::format_time(e.last_seen),
+            e.question
+        )
+        .map_err(io_err)?;
+    }
+    Ok(())
+}
+
+/// `stripedns unblock`: remove `fingerprint`, saying what was removed.
+pub fn unblock(
+    path: &Path,
+    fingerprint: Fingerprint,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    let removed = blacklist::remove(path, fingerprint)?;
+    if removed.is_empty() {
+        return Err(CliError::NotBlacklisted {
+            fingerprint,
+            path: path.to_path_buf(),
+        });
+    }
+    for e in removed {
+        writeln!(
+            out,
+            "unblocked {} ({}, {})",
+            e.fingerprint, e.question, e.engine
+        )
+        .map_err(|source| CliError::Io {
+            what: "cannot write",
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 /// Log to stderr, filtered by `RUST_LOG` (default `info`).
@@ -257,77 +488,73 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// `stripedns serve`.
+/// `stripedns serve`: run a king until SIGTERM/SIGINT. The bundle is
+/// opened by the workers, not here; a bundle they cannot load fails `serve`
+/// with their error.
 fn serve(args: ServeArgs) -> Result<(), CliError> {
     init_logging();
-    let follow_poll = Duration::from_secs(1);
-    let state = args.state.as_ref().map(StateDir::open).transpose()?;
-    let bundle = match (&state, &args.bundle) {
-        (Some(state), _) => Bundle::open(crate::follow::wait_for_live(state, follow_poll).path)?,
-        (None, Some(dir)) => Bundle::open(dir)?,
+    let identity = identity_text(&args);
+    let exe = std::env::current_exe().map_err(|source| CliError::Io {
+        what: "cannot find the stripedns executable",
+        source,
+    })?;
+    let blacklist = blacklist_path(args.blacklist, args.state.as_deref());
+    let bundle = match (args.bundle, args.state) {
+        (_, Some(state)) => {
+            // Create the layout now, so the workers find it to follow.
+            StateDir::open(&state)?;
+            BundleSource::State(state)
+        }
+        (Some(dir), None) => BundleSource::Fixed(dir),
         (None, None) => return Err(CliError::Usage("give --bundle DIR or --state DIR".into())),
     };
-    let zones: Vec<&str> = bundle.zones().iter().map(|z| z.origin.as_str()).collect();
-    info!(
-        bundle = %bundle.id(),
-        path = %bundle.root().display(),
-        zones = ?zones,
-        "bundle opened"
-    );
-    let identity = Identity {
-        id: args
-            .identity
-            .clone()
-            .or_else(host_name)
-            .filter(|id| !id.is_empty()),
+    let config = KingConfig {
+        bundle,
+        engine: args.engine,
+        identity,
+        listen: args.listen,
+        workers: args
+            .workers
+            .map_or_else(default_udp_workers, |n| n as usize),
+        tcp_idle_timeout: Duration::from_secs(args.tcp_idle_timeout),
+        tcp_max_connections: args.tcp_max_connections as usize,
+        blacklist,
+        watchdog: Duration::from_millis(args.watchdog_ms),
+        backoff: Backoff {
+            base: Duration::from_millis(args.backoff_base_ms),
+            max: Duration::from_millis(args.backoff_max_ms.max(args.backoff_base_ms)),
+            stable_after: Duration::from_millis(args.stable_after_ms),
+        },
+        exe,
     };
-    let engine = args
-        .engine
-        .open(&bundle, identity)
-        .map_err(|source| CliError::Engine {
-            engine: args.engine,
-            source,
-        })?;
-    info!(engine = %args.engine, "engine loaded");
-    if let Some(state) = state {
-        crate::follow::spawn(
-            state,
-            std::sync::Arc::clone(&engine),
-            bundle.id(),
-            follow_poll,
-        )
-        .map_err(|source| CliError::Io {
-            what: "cannot start following dns/current",
-            source,
-        })?;
-    }
-
-    let mut config = ServerConfig::new(args.listen);
-    config.tcp_idle_timeout = Duration::from_secs(args.tcp_idle_timeout);
-    config.tcp_max_connections = args.tcp_max_connections as usize;
-    if let Some(n) = args.udp_workers {
-        config.udp_workers = n as usize;
-    }
-
-    let io_err = |what| move |source| CliError::Io { what, source };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("stripedns-tcp")
-        .build()
-        .map_err(io_err("cannot start the runtime"))?;
-    runtime.block_on(async {
-        // Handlers first, so a signal that arrives while binding still
-        // stops the server cleanly.
-        let shutdown = shutdown_signal().map_err(io_err("cannot install signal handlers"))?;
-        let server = Server::bind(config, engine)?;
-        server
-            .run(shutdown)
-            .await
-            .map_err(io_err("cannot start serving"))
-    })?;
-    // Connection tasks still waiting on a socket are dropped here.
-    runtime.shutdown_timeout(Duration::from_secs(1));
+    info!(
+        bundle = %config.bundle.path().display(),
+        engine = %config.engine,
+        workers = config.workers,
+        blacklist = %config.blacklist.display(),
+        "starting"
+    );
+    king::run(config)?;
     Ok(())
+}
+
+/// What NSID and CHAOS `id.server` answer: `--identity` when given (empty:
+/// nothing), else `<pop> stripe <n> engine <engine>`.
+fn identity_text(args: &ServeArgs) -> Option<String> {
+    match &args.identity {
+        Some(text) => Some(text.clone()).filter(|t| !t.is_empty()),
+        None => {
+            let pop = args
+                .pop
+                .clone()
+                .or_else(host_name)
+                .unwrap_or_else(|| "stripedns".to_string());
+            Some(format!(
+                "{pop} stripe {} engine {}",
+                args.stripe, args.engine
+            ))
+        }
+    }
 }
 
 /// `stripedns check`: taste the bundle in this process, one line per

@@ -140,3 +140,27 @@ pub fn check_answers(engine: &dyn Engine, query: &[u8]) {
         }
     }
 }
+
+/// Bytes as a query through the blacklist's fingerprint parser: it must not
+/// panic, a packet with the ID changed must get the same fingerprint, and
+/// the printable question must stay on one line.
+pub fn fingerprint(data: &[u8]) {
+    use crate::engine::EngineKind;
+    use crate::fingerprint::{Fingerprint, describe};
+    let fp = Fingerprint::of(data, EngineKind::Native);
+    if let Some(fp) = fp {
+        let mut other_id = data.to_vec();
+        other_id[0] ^= 0xA5;
+        other_id[1] ^= 0x5A;
+        assert_eq!(
+            Fingerprint::of(&other_id, EngineKind::Native),
+            Some(fp),
+            "the ID changed the fingerprint"
+        );
+    }
+    let text = describe(data);
+    assert!(
+        !text.contains(['\n', '\r']),
+        "question printed over two lines: {text:?}"
+    );
+}

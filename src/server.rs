@@ -19,14 +19,20 @@
 //!   is called inline. A whole message must arrive within the idle timeout,
 //!   which closes idle and slow-loris connections alike; a write that cannot
 //!   finish within the write timeout closes the connection too.
+//! - **Query guard** (in workers): with a [`QueryGuard`], every query is
+//!   fingerprinted before the engine sees it; a blacklisted fingerprint is
+//!   dropped, any other is recorded in the worker's [`Slot`] entry for the
+//!   calling thread (UDP socket `i` uses entry `i`, TCP the entry after the
+//!   last socket) and cleared when the engine returns.
 //! - **Shutdown**: [`Server::run`] takes a future that resolves on
 //!   SIGTERM/SIGINT (see [`shutdown_signal`]). It then raises a flag the UDP
 //!   threads poll and a `watch` channel every TCP task selects on, and waits
 //!   for the listeners and threads to finish.
 //!
-//! All sockets are bound by [`Server::bind`] before anything is served, so
+//! All sockets are bound by [`Sockets::bind`] before anything is served, so
 //! an address that cannot be bound fails the whole server with an error
-//! naming it.
+//! naming it. A king binds them and hands them to its workers, which build
+//! their [`Server`] from them with [`Server::new`].
 
 use std::future::Future;
 use std::io;
@@ -37,6 +43,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use socket2::{Domain, Protocol, Socket, Type};
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
@@ -45,7 +52,10 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::{debug, error, info, warn};
 
+use crate::blacklist::FingerprintSet;
 use crate::engine::{Engine, Outcome, Transport};
+use crate::fingerprint::Fingerprint;
+use crate::slot::Slot;
 
 /// The largest UDP datagram we accept (the IPv4/IPv6 payload limit).
 pub const UDP_RECV_BUFFER: usize = 65_535;
@@ -114,30 +124,27 @@ pub enum ServerError {
     NoListen,
 }
 
-/// All sockets of a server, bound and ready to serve.
+/// The listening sockets of a server, bound and not served yet.
 #[derive(Debug)]
-pub struct Server {
-    /// The engine every query goes to.
-    engine: Arc<dyn Engine>,
-    /// Limits and timeouts.
-    config: ServerConfig,
-    /// One socket per (listen address, worker), each served by one thread.
-    udp: Vec<(SocketAddr, UdpSocket)>,
-    /// One listener per listen address.
-    tcp: Vec<(SocketAddr, StdTcpListener)>,
+pub struct Sockets {
+    /// For every listen address, `udp_per_address` `SO_REUSEPORT` sockets,
+    /// address by address.
+    pub udp: Vec<(SocketAddr, UdpSocket)>,
+    /// One listener per listen address, in the order given.
+    pub tcp: Vec<(SocketAddr, StdTcpListener)>,
 }
 
-impl Server {
-    /// Bind every socket of `config`. Nothing is served yet; an address that
-    /// cannot be bound gives an error naming it.
-    pub fn bind(config: ServerConfig, engine: Arc<dyn Engine>) -> Result<Server, ServerError> {
-        if config.listen.is_empty() {
+impl Sockets {
+    /// Bind a TCP listener and `udp_per_address` UDP sockets (at least one)
+    /// on every address of `listen`. An address that cannot be bound gives
+    /// an error naming it.
+    pub fn bind(listen: &[SocketAddr], udp_per_address: usize) -> Result<Sockets, ServerError> {
+        if listen.is_empty() {
             return Err(ServerError::NoListen);
         }
-        let workers = config.udp_workers.max(1);
         let mut udp = Vec::new();
         let mut tcp = Vec::new();
-        for &addr in &config.listen {
+        for &addr in listen {
             // TCP first: with port 0 it picks the port the UDP sockets share.
             let listener = bind_tcp(addr).map_err(|source| ServerError::Bind {
                 proto: "TCP",
@@ -149,7 +156,7 @@ impl Server {
                 addr,
                 source,
             })?;
-            for _ in 0..workers {
+            for _ in 0..udp_per_address.max(1) {
                 let socket = bind_udp(local).map_err(|source| ServerError::Bind {
                     proto: "UDP",
                     addr: local,
@@ -159,18 +166,67 @@ impl Server {
             }
             tcp.push((local, listener));
         }
-        Ok(Server {
+        Ok(Sockets { udp, tcp })
+    }
+}
+
+/// What a worker checks and records around every engine call: the
+/// blacklist it drops, and the slot where its king sees the query in
+/// flight.
+#[derive(Debug)]
+pub struct QueryGuard {
+    /// The fingerprints to drop, swapped whole when the blacklist changes.
+    pub blacklist: Arc<ArcSwap<FingerprintSet>>,
+    /// The worker's slot, shared with the king.
+    pub slot: Slot,
+}
+
+/// All sockets of a server, bound and ready to serve.
+#[derive(Debug)]
+pub struct Server {
+    /// The engine every query goes to.
+    engine: Arc<dyn Engine>,
+    /// Limits and timeouts.
+    config: ServerConfig,
+    /// The sockets: each UDP socket is served by one thread.
+    sockets: Sockets,
+    /// The blacklist and slot of a worker; `None` answers every query.
+    guard: Option<Arc<QueryGuard>>,
+}
+
+impl Server {
+    /// Bind every socket of `config` (`udp_workers` UDP sockets per
+    /// address). Nothing is served yet; an address that cannot be bound
+    /// gives an error naming it.
+    pub fn bind(config: ServerConfig, engine: Arc<dyn Engine>) -> Result<Server, ServerError> {
+        let sockets = Sockets::bind(&config.listen, config.udp_workers)?;
+        Ok(Server::new(config, engine, sockets))
+    }
+
+    /// A server for sockets bound already (a worker's, inherited from its
+    /// king). `config.listen` and `config.udp_workers` are not used.
+    pub fn new(config: ServerConfig, engine: Arc<dyn Engine>, sockets: Sockets) -> Server {
+        Server {
             engine,
             config,
-            udp,
-            tcp,
-        })
+            sockets,
+            guard: None,
+        }
+    }
+
+    /// Check and record every query with `guard` before the engine sees it.
+    /// All TCP connections share one slot entry, so run a guarded server on
+    /// a current-thread runtime (as workers do): one thread calls the
+    /// engine for TCP.
+    pub fn with_guard(mut self, guard: QueryGuard) -> Server {
+        self.guard = Some(Arc::new(guard));
+        self
     }
 
     /// The bound addresses, in the order of the configuration (with any
     /// port 0 replaced by the port chosen).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.tcp.iter().map(|(a, _)| *a).collect()
+        self.sockets.tcp.iter().map(|(a, _)| *a).collect()
     }
 
     /// Serve until `shutdown` resolves, then stop accepting, end every loop
@@ -179,19 +235,16 @@ impl Server {
         let Server {
             engine,
             config,
-            udp,
-            tcp,
+            sockets,
+            guard,
         } = self;
-        // Tests and scripts read the bound port from this line when they
-        // listen on port 0; keep its wording.
-        for (addr, _) in &tcp {
-            info!(engine = %engine.kind(), "listening on {addr} (UDP and TCP)");
-        }
+        let udp_sockets = sockets.udp.len();
         let mut loops = Loops::new();
-        let started = loops.start(&engine, &config, udp, tcp);
+        let started = loops.start(&engine, &config, sockets, guard);
         if started.is_ok() {
             info!(
-                udp_workers = config.udp_workers.max(1),
+                engine = %engine.kind(),
+                udp_sockets,
                 tcp_max_connections = config.tcp_max_connections,
                 tcp_idle_timeout = ?config.tcp_idle_timeout,
                 "serving"
@@ -237,15 +290,22 @@ impl Loops {
         &mut self,
         engine: &Arc<dyn Engine>,
         config: &ServerConfig,
-        udp: Vec<(SocketAddr, UdpSocket)>,
-        tcp: Vec<(SocketAddr, StdTcpListener)>,
+        sockets: Sockets,
+        guard: Option<Arc<QueryGuard>>,
     ) -> io::Result<()> {
+        let Sockets { udp, tcp } = sockets;
+        // TCP answers on one thread (the worker's runtime), entry after UDP.
+        let tcp_entry = udp.len();
         for (i, (addr, socket)) in udp.into_iter().enumerate() {
             let engine = Arc::clone(engine);
             let stop = Arc::clone(&self.stop);
+            let guard = guard.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("udp-{i}"))
-                .spawn(move || udp_loop(&socket, addr, engine.as_ref(), &stop))?;
+                .spawn(move || {
+                    let guard = guard.as_deref().map(|g| (g, i));
+                    udp_loop(&socket, addr, engine.as_ref(), guard, &stop)
+                })?;
             self.threads.push(handle);
         }
         let limits = Arc::new(TcpLimits {
@@ -261,6 +321,7 @@ impl Loops {
                 addr,
                 Arc::clone(engine),
                 Arc::clone(&limits),
+                guard.clone().map(|g| (g, tcp_entry)),
                 self.stop_tx.subscribe(),
             ));
         }
@@ -325,9 +386,40 @@ fn bind_tcp(addr: SocketAddr) -> io::Result<StdTcpListener> {
     Ok(socket.into())
 }
 
+/// A worker's guard and the slot entry of the calling thread.
+type Guarded<'g> = Option<(&'g QueryGuard, usize)>;
+
 /// Call the engine, turning a panic (a broken promise of the engine) into a
-/// dropped query so that one packet cannot end a loop.
+/// dropped query so that one packet cannot end a loop. With a guard, a
+/// blacklisted query is dropped before the engine sees it and any other is
+/// recorded in the slot while the engine works on it.
 fn answer_guarded(
+    engine: &dyn Engine,
+    guard: Guarded<'_>,
+    query: &[u8],
+    transport: Transport,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    let Some((guard, entry)) = guard else {
+        return answer_caught(engine, query, transport, out);
+    };
+    let Some(fingerprint) = Fingerprint::of(query, engine.kind()) else {
+        // Too short or a response: no engine answers it, nothing to record.
+        return answer_caught(engine, query, transport, out);
+    };
+    if guard.blacklist.load().contains(fingerprint) {
+        debug!(%fingerprint, ?transport, "blacklisted query dropped");
+        out.clear();
+        return Outcome::Drop;
+    }
+    guard.slot.begin(entry, fingerprint, query);
+    let outcome = answer_caught(engine, query, transport, out);
+    guard.slot.end(entry);
+    outcome
+}
+
+/// Call the engine, catching a panic.
+fn answer_caught(
     engine: &dyn Engine,
     query: &[u8],
     transport: Transport,
@@ -351,7 +443,13 @@ fn answer_guarded(
 /// One UDP worker: receive, answer, send, until `stop` is raised. The two
 /// buffers live as long as the loop, so a query allocates nothing (the
 /// engine's `out` keeps its capacity between queries).
-fn udp_loop(socket: &UdpSocket, addr: SocketAddr, engine: &dyn Engine, stop: &AtomicBool) {
+fn udp_loop(
+    socket: &UdpSocket,
+    addr: SocketAddr,
+    engine: &dyn Engine,
+    guard: Guarded<'_>,
+    stop: &AtomicBool,
+) {
     let mut query = vec![0u8; UDP_RECV_BUFFER];
     let mut out = Vec::with_capacity(UDP_RECV_BUFFER);
     debug!(%addr, "UDP worker started");
@@ -375,7 +473,7 @@ fn udp_loop(socket: &UdpSocket, addr: SocketAddr, engine: &dyn Engine, stop: &At
                 continue;
             }
         };
-        if answer_guarded(engine, &query[..len], Transport::Udp, &mut out) == Outcome::Reply
+        if answer_guarded(engine, guard, &query[..len], Transport::Udp, &mut out) == Outcome::Reply
             && let Err(e) = socket.send_to(&out, peer)
         {
             debug!(%addr, %peer, error = %e, "UDP send failed");
@@ -401,6 +499,7 @@ async fn tcp_accept_loop(
     addr: SocketAddr,
     engine: Arc<dyn Engine>,
     limits: Arc<TcpLimits>,
+    guard: Option<(Arc<QueryGuard>, usize)>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -429,10 +528,12 @@ async fn tcp_accept_loop(
         let _ = stream.set_nodelay(true);
         let engine = Arc::clone(&engine);
         let limits = Arc::clone(&limits);
+        let guard = guard.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            match tcp_connection(stream, engine.as_ref(), &limits, stop).await {
+            let guard = guard.as_ref().map(|(g, e)| (g.as_ref(), *e));
+            match tcp_connection(stream, engine.as_ref(), guard, &limits, stop).await {
                 Ok(()) => debug!(%peer, "TCP connection closed"),
                 Err(e) => debug!(%peer, error = %e, "TCP connection ended"),
             }
@@ -469,6 +570,7 @@ enum ConnectionEnd {
 async fn tcp_connection(
     stream: TcpStream,
     engine: &dyn Engine,
+    guard: Guarded<'_>,
     limits: &TcpLimits,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ConnectionEnd> {
@@ -510,7 +612,8 @@ async fn tcp_connection(
             _ = stop.changed() => return Err(ConnectionEnd::Shutdown),
         };
 
-        if answer_guarded(engine, &query[..len], Transport::Tcp, &mut out) == Outcome::Reply {
+        if answer_guarded(engine, guard, &query[..len], Transport::Tcp, &mut out) == Outcome::Reply
+        {
             let Ok(frame_len) = u16::try_from(out.len()) else {
                 return Err(ConnectionEnd::AnswerTooLong(out.len()));
             };
@@ -561,6 +664,85 @@ mod tests {
         assert!(!holds_whole_frame(&[0, 3, 1, 2]));
         assert!(holds_whole_frame(&[0, 3, 1, 2, 3]));
         assert!(holds_whole_frame(&[0, 1, 1, 0, 9]));
+    }
+
+    /// An engine that checks, while it answers, that the query is recorded
+    /// in entry 0 of the slot it sees through its own mapping.
+    #[derive(Debug)]
+    struct SlotPeekEngine {
+        /// The worker's slot, mapped a second time.
+        slot: Slot,
+    }
+
+    impl Engine for SlotPeekEngine {
+        fn kind(&self) -> crate::engine::EngineKind {
+            crate::engine::EngineKind::Native
+        }
+
+        fn reload(
+            &self,
+            _bundle: &crate::bundle::Bundle,
+        ) -> Result<(), crate::bundle::BundleError> {
+            Ok(())
+        }
+
+        fn answer(&self, query: &[u8], _transport: Transport, out: &mut Vec<u8>) -> Outcome {
+            let seen = self
+                .slot
+                .current(0)
+                .expect("query recorded before the engine");
+            assert_eq!(Some(seen.fingerprint), Fingerprint::of(query, self.kind()));
+            assert_eq!(seen.query, query);
+            out.clear();
+            out.extend_from_slice(query);
+            Outcome::Reply
+        }
+    }
+
+    #[test]
+    fn guard_drops_blacklisted_queries_and_records_the_others() {
+        use crate::blacklist::Entry;
+        use crate::engine::EngineKind;
+        let mut bad = header(1, 0);
+        bad[5] = 1;
+        bad.extend_from_slice(b"\x0ccrash-native\x07example\x00\x00\x01\x00\x01");
+        let mut good = bad.clone();
+        good[13] = b'C';
+        good[14] = b'a'; // "Caash-native": another question
+        let entry = Entry {
+            fingerprint: Fingerprint::of(&bad, EngineKind::Native).unwrap(),
+            engine: EngineKind::Native,
+            count: 1,
+            first_seen: 0,
+            last_seen: 0,
+            question: String::new(),
+        };
+        let slot = Slot::create(2).unwrap();
+        let engine = SlotPeekEngine {
+            slot: Slot::open(slot.file().try_clone().unwrap()).unwrap(),
+        };
+        let guard = QueryGuard {
+            blacklist: Arc::new(ArcSwap::from_pointee(FingerprintSet::for_engine(
+                &[entry],
+                EngineKind::Native,
+            ))),
+            slot,
+        };
+        let mut out = Vec::new();
+        let mut other_id = bad.clone();
+        other_id[0] = 0x77;
+        for q in [&bad, &other_id] {
+            let outcome = answer_guarded(&engine, Some((&guard, 0)), q, Transport::Udp, &mut out);
+            assert_eq!(outcome, Outcome::Drop);
+            assert!(out.is_empty());
+        }
+        let outcome = answer_guarded(&engine, Some((&guard, 0)), &good, Transport::Udp, &mut out);
+        assert_eq!(outcome, Outcome::Reply);
+        assert_eq!(out, good);
+        assert!(
+            guard.slot.in_flight().is_empty(),
+            "not cleared after the answer"
+        );
     }
 
     /// A stand-in engine: echoes the query with QR set, panics on a query

@@ -4,9 +4,9 @@
 # Makes sure the tools the tests need are there, then builds once and runs
 # every check: formatting, clippy (warnings are errors, with and without the
 # `fault-injection` feature), all tests of the workspace built with that
-# feature (unit, integration, the food-taster pipeline, differential against
-# Knot DNS and NSD, doc tests), and the docs (warnings are errors). Prints
-# the elapsed time.
+# feature (unit, integration, the food-taster pipeline, queries of death,
+# differential against Knot DNS and NSD, doc tests), and the docs (warnings
+# are errors). Prints the elapsed time.
 #
 # Missing Knot DNS or NSD (or a C compiler) are installed
 # when running as root on Debian (apt-get update once, non-interactive);
@@ -67,9 +67,10 @@ done
 say "cargo fmt --all --check"
 cargo fmt --all --check
 
-# The tests build with the engines' load faults (`fault-injection`, never a
-# default): the pipeline tests push bundles that crash, hang or balloon the
-# food taster. Clippy also looks at the build without them.
+# The tests build with the test-only faults (`fault-injection`, never a
+# default, see DESIGN.md "Fault injection"): bundles that crash, hang or
+# balloon the food taster, and queries of death. Clippy also looks at the
+# build without them.
 features=(--features fault-injection)
 
 say "cargo clippy --workspace --all-targets -- -D warnings"

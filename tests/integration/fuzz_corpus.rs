@@ -38,3 +38,8 @@ fn native_message_corpus() {
 fn native_answer_corpus() {
     replay("native_answer", fuzzing::native_answer);
 }
+
+#[test]
+fn fingerprint_corpus() {
+    replay("fingerprint", fuzzing::fingerprint);
+}

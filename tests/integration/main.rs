@@ -3,13 +3,16 @@
 //! One test binary (so the crate is linked once); a module per area.
 //! `support` holds the helpers every area shares: bundles in temporary
 //! directories, a `stripedns serve` process, and plain DNS over UDP and TCP;
-//! `peers` starts Knot DNS and NSD for the differential tests.
+//! `peers` starts Knot DNS and NSD for the differential tests. `kings`
+//! sends queries of death when built with `--features fault-injection`
+//! (as `tests/run.sh` does).
 
 mod bundle_errors;
 mod check;
 mod differential;
 mod dnsmsg;
 mod fuzz_corpus;
+mod kings;
 mod peers;
 mod pipeline;
 mod serve;

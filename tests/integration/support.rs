@@ -9,7 +9,7 @@
 //! - [`write_bundle`] / [`minimal_zone`]: a bundle directory to serve;
 //! - [`ServeProcess::start`]: `stripedns serve` on a port its kernel picks
 //!   (port 0) on a loopback address, waited for until it answers, killed on
-//!   drop;
+//!   drop; its log can be searched and waited on;
 //! - [`run_stripedns`]: any `stripedns` command, bounded in time;
 //! - [`query`], [`udp_query`], [`tcp_exchange`], [`read_frame`]: build a
 //!   query, send it, read answers;
@@ -311,6 +311,29 @@ impl ServeProcess {
     /// Everything the server wrote to stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// How many lines of the server's log so far contain `needle`.
+    pub fn log_count(&self, needle: &str) -> usize {
+        self.stderr().lines().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Wait up to `timeout` until at least `count` lines of the server's
+    /// log contain `needle`; false when they did not come.
+    pub fn wait_for_log(&self, needle: &str, count: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.log_count(needle) < count {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        true
+    }
+
+    /// True while the server process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Send a signal (`"TERM"`, `"INT"`) to the server.

@@ -167,6 +167,8 @@ pub fn answer(
         };
         return respond(plan, &req, out);
     }
+    #[cfg(feature = "fault-injection")]
+    inject_fault(&req.qname);
     // Stage 4: RFC 6891 6.1.3: versions above 0 get BADVERS.
     if req.edns.is_some_and(|e| e.version > 0) {
         return respond(error(rcode::BADVERS), &req, out);
@@ -252,6 +254,26 @@ fn chaos<'z>(req: &Request, identity: &Identity) -> Plan<'z> {
             }
         }
         _ => error(rcode::REFUSED),
+    }
+}
+
+/// Test-only faults (DESIGN.md, "Fault injection"): a question whose first
+/// label is `crash-native` (any case) aborts the process, `hang-native`
+/// spins forever. Built only with the `fault-injection` feature.
+#[cfg(feature = "fault-injection")]
+fn inject_fault(qname: &NameBuf) {
+    let wire = qname.as_wire();
+    let label = wire
+        .split_first()
+        .and_then(|(&len, rest)| rest.get(..usize::from(len)))
+        .unwrap_or_default();
+    if label.eq_ignore_ascii_case(b"crash-native") {
+        std::process::abort();
+    }
+    if label.eq_ignore_ascii_case(b"hang-native") {
+        loop {
+            std::hint::spin_loop();
+        }
     }
 }
 
