@@ -91,6 +91,12 @@ fn lowercased(mut m: Message) -> Message {
     m
 }
 
+/// Bytes as a `bundle.toml` through the taster's expectation parser: any
+/// result is fine, a panic is not.
+pub fn bundle_toml(data: &[u8]) {
+    let _ = crate::taster::suite::parse_expectations(data, Path::new("bundle.toml"));
+}
+
 /// The native engine serving [`ZONES`], built once.
 fn native_engine() -> &'static NativeEngine {
     static ENGINE: OnceLock<NativeEngine> = OnceLock::new();

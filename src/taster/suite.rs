@@ -18,6 +18,7 @@
 //! names below a DNAME are left out (their answers are synthesised).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use serde::Deserialize;
 
@@ -133,17 +134,23 @@ pub fn expectations(bundle: &Bundle) -> Result<Vec<Probe>, BundleError> {
     if !path.exists() {
         return Ok(Vec::new());
     }
-    let text = bundle.read(&path)?;
+    parse_expectations(&bundle.read(&path)?, &path)
+}
+
+/// Parse the text of a `bundle.toml` (read from `path`, for errors) into
+/// probes. Untrusted input: errors name the file and line, never panic.
+pub fn parse_expectations(text: &[u8], path: &Path) -> Result<Vec<Probe>, BundleError> {
     let bad = |line: usize, message: String| BundleError::Zone {
-        file: path.clone(),
+        file: path.to_path_buf(),
         line,
         message,
     };
-    let text = String::from_utf8(text).map_err(|_| bad(0, "not UTF-8".into()))?;
-    let parsed: BundleToml = toml::from_str(&text).map_err(|e| {
-        let line = e
-            .span()
-            .map_or(0, |s| text[..s.start].matches('\n').count() + 1);
+    let text = std::str::from_utf8(text).map_err(|_| bad(0, "not UTF-8".into()))?;
+    let parsed: BundleToml = toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(0, |s| {
+            text.get(..s.start)
+                .map_or(0, |before| before.matches('\n').count() + 1)
+        });
         bad(line, e.message().to_string())
     })?;
     let mut probes = Vec::new();

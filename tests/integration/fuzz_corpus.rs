@@ -43,3 +43,8 @@ fn native_answer_corpus() {
 fn fingerprint_corpus() {
     replay("fingerprint", fuzzing::fingerprint);
 }
+
+#[test]
+fn bundle_toml_corpus() {
+    replay("bundle_toml", fuzzing::bundle_toml);
+}
