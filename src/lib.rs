@@ -23,6 +23,9 @@
 //!   limits, then poisons or promotes it;
 //! - [`follow`] makes a king's workers follow `dns/current` and hot-swap
 //!   bundles;
+//! - [`topology`] and [`up`] are `stripedns up`: the POPs and stripes of
+//!   a local topology, and the supervisor that runs the pipeline and one
+//!   king per POP on one state directory;
 //! - [`cli`] is the `stripedns` command line.
 //!
 //! See `ARCHITECTURE.md` for how these fit together.
@@ -52,4 +55,6 @@ pub mod state;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod taster;
+pub mod topology;
+pub mod up;
 pub mod worker;
