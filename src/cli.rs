@@ -18,6 +18,9 @@
 //! - `stripedns status [--state DIR]` shows what is live, waiting, poisoned.
 //! - `stripedns blacklist [--file F]` lists the query-of-death blacklist;
 //!   `stripedns unblock FINGERPRINT` removes an entry.
+//! - `stripedns up [--config FILE] [--state DIR]` runs the pipeline and a
+//!   king per POP of a topology (the embedded default without
+//!   `--config`) on one state directory, until SIGTERM or SIGINT.
 //! - `stripedns worker ...` (hidden) is what a king starts for each worker.
 //!
 //! Exit statuses: 0 success, 1 an error (or `check` refusing the bundle),
@@ -41,7 +44,10 @@ use crate::king::{self, Backoff, BundleSource, KingConfig, KingError};
 use crate::pipeline::{Limits, PipelineConfig, PipelineError, locate_taster};
 use crate::server::{ServerError, default_udp_workers};
 use crate::state::{DEFAULT_STATE_DIR, Place, PushOutcome, StateDir, StateError, format_utc};
+use crate::sys;
 use crate::taster::{TasteConfig, taste};
+use crate::topology::Topology;
+use crate::up::{UpConfig, UpError};
 use crate::worker::{self, InheritedSocket, WorkerConfig, WorkerError};
 
 /// An authoritative DNS server for web fleets, built so that one bad input
@@ -67,12 +73,15 @@ pub enum Command {
     /// poison or promote it.
     Pipeline(PipelineArgs),
     /// Show the live bundle, the bundles waiting and being tasted, the
-    /// poisoned ones and the last verdicts.
+    /// poisoned ones, the last verdicts and the blacklist.
     Status(StatusArgs),
     /// List the query-of-death blacklist.
     Blacklist(BlacklistArgs),
     /// Remove a query from the blacklist.
     Unblock(UnblockArgs),
+    /// Run the whole local topology: the pipeline and one king per POP,
+    /// on one state directory, until SIGTERM/SIGINT.
+    Up(UpArgs),
     /// One worker of a king (started by `serve`, not by hand).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -150,6 +159,23 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     pub stable_after_ms: u64,
+    /// The process id of the `stripedns up` that started this king; it
+    /// dies with that process.
+    #[arg(long, value_name = "PID", hide = true)]
+    pub supervisor: Option<u32>,
+}
+
+/// Arguments of `stripedns up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// The topology (TOML: `[[pop]]` tables with name, stripe, engine,
+    /// listen) [default: the embedded one, two stripes of two POPs on
+    /// 127.0.0.1:5301 to 5304].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The state directory every POP and the pipeline share.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
+    pub state: PathBuf,
 }
 
 /// Arguments of `stripedns blacklist`.
@@ -275,6 +301,10 @@ pub struct PipelineArgs {
     #[arg(long, value_name = "MS", default_value_t = 2000,
           value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
     pub poll_ms: u64,
+    /// The process id of the `stripedns up` that started this pipeline;
+    /// it dies with that process.
+    #[arg(long, value_name = "PID", hide = true)]
+    pub supervisor: Option<u32>,
 }
 /// Why a subcommand failed.
 #[derive(Debug, Error)]
@@ -326,6 +356,9 @@ pub enum CliError {
     /// The pipeline stopped.
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+    /// `up` could not start its topology.
+    #[error(transparent)]
+    Up(#[from] UpError),
     /// `push` of a bundle that is already live.
     #[error("bundle {0} is already live")]
     AlreadyLive(BundleId),
@@ -374,6 +407,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Push(args) => push(&args, &mut io::stdout().lock()),
         Command::Pipeline(args) => pipeline(&args),
         Command::Status(args) => status(&args, &mut io::stdout().lock()),
+        Command::Up(args) => up(args),
         Command::Blacklist(args) => {
             let path = blacklist_path(args.file, args.state.as_deref());
             list_blacklist(&path, &mut io::stdout().lock())
@@ -492,6 +526,7 @@ pub fn init_logging() {
 /// opened by the workers, not here; a bundle they cannot load fails `serve`
 /// with their error.
 fn serve(args: ServeArgs) -> Result<(), CliError> {
+    die_with_supervisor(args.supervisor)?;
     init_logging();
     let identity = identity_text(&args);
     let exe = std::env::current_exe().map_err(|source| CliError::Io {
@@ -535,6 +570,39 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         "starting"
     );
     king::run(config)?;
+    Ok(())
+}
+
+/// When started by `stripedns up` (process `supervisor`), ask the kernel
+/// to kill this process when `up` dies, as workers do with their king.
+fn die_with_supervisor(supervisor: Option<u32>) -> Result<(), CliError> {
+    match supervisor {
+        Some(pid) => sys::die_with_parent(pid).map_err(|source| CliError::Io {
+            what: "cannot ask to die with stripedns up",
+            source,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `stripedns up`: the topology of `--config` (or the embedded default)
+/// until SIGTERM/SIGINT.
+fn up(args: UpArgs) -> Result<(), CliError> {
+    init_logging();
+    let topology = match &args.config {
+        Some(path) => Topology::load(path).map_err(UpError::from)?,
+        None => Topology::embedded_default().map_err(UpError::from)?,
+    };
+    let exe = std::env::current_exe().map_err(|source| CliError::Io {
+        what: "cannot find the stripedns executable",
+        source,
+    })?;
+    let config = UpConfig {
+        topology,
+        state: args.state,
+        exe,
+    };
+    crate::up::run(config, &mut io::stdout())?;
     Ok(())
 }
 
@@ -642,6 +710,7 @@ pub fn push(args: &PushArgs, out: &mut impl Write) -> Result<(), CliError> {
 
 /// `stripedns pipeline`: recover the state, then taste bundles forever.
 fn pipeline(args: &PipelineArgs) -> Result<(), CliError> {
+    die_with_supervisor(args.supervisor)?;
     init_logging();
     if !(args.taster_timeout > 0.0 && args.taster_timeout <= 86_400.0) {
         return Err(CliError::Usage(format!(
@@ -662,7 +731,8 @@ fn pipeline(args: &PipelineArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `stripedns status`: what is live, waiting, tasting, poisoned.
+/// `stripedns status`: what is live, waiting, tasting, poisoned, and the
+/// blacklist of the state directory (as `stripedns blacklist --state`).
 pub fn status(args: &StatusArgs, out: &mut impl Write) -> Result<(), CliError> {
     let state = StateDir::open(&args.state)?;
     let now = SystemTime::now();
@@ -716,7 +786,8 @@ pub fn status(args: &StatusArgs, out: &mut impl Write) -> Result<(), CliError> {
         .map_err(|source| CliError::Io {
             what: "cannot write the status",
             source,
-        })
+        })?;
+    list_blacklist(&state.root().join(blacklist::FILE_NAME), out)
 }
 
 /// This machine's host name, as the kernel knows it.

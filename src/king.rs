@@ -229,15 +229,16 @@ struct Worker {
 /// Wakes the supervision loop as soon as a signal arrives: a worker died
 /// (SIGCHLD) or the king must stop (SIGTERM, SIGINT). The signal handlers
 /// write to a socket pair (the self-pipe trick) the loop waits on.
+/// `stripedns up` supervises its children with the same wake-up.
 #[derive(Debug)]
-struct Wakeup {
+pub(crate) struct Wakeup {
     /// The end the loop reads, with a timeout.
     reader: UnixStream,
 }
 
 impl Wakeup {
     /// Install the handlers.
-    fn install() -> std::io::Result<Wakeup> {
+    pub(crate) fn install() -> std::io::Result<Wakeup> {
         use signal_hook::consts::{SIGCHLD, SIGINT, SIGTERM};
         let (reader, writer) = UnixStream::pair()?;
         for sig in [SIGCHLD, SIGTERM, SIGINT] {
@@ -247,7 +248,7 @@ impl Wakeup {
     }
 
     /// Wait until a signal arrives or `timeout` passes.
-    fn wait(&mut self, timeout: Duration) {
+    pub(crate) fn wait(&mut self, timeout: Duration) {
         let mut buf = [0u8; 64];
         if self.reader.set_read_timeout(Some(timeout)).is_ok() {
             let _ = self.reader.read(&mut buf);

@@ -232,7 +232,9 @@ struct EngineName(EngineKind);
 impl<'de> Deserialize<'de> for EngineName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        text.parse().map(EngineName).map_err(serde::de::Error::custom)
+        text.parse()
+            .map(EngineName)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -313,11 +315,12 @@ impl Topology {
                         format!("POP {name}: {a}: give a fixed port, not 0"),
                     ));
                 }
-                if let Some((other, line)) = addrs.insert(a, (name.clone(), line_of(addr.span())))
-                {
+                if let Some((other, line)) = addrs.insert(a, (name.clone(), line_of(addr.span()))) {
                     return Err(invalid(
                         Some(addr.span()),
-                        format!("POP {name}: {a} is also a listen address of POP {other} (line {line})"),
+                        format!(
+                            "POP {name}: {a} is also a listen address of POP {other} (line {line})"
+                        ),
                     ));
                 }
                 listen.push(a);
@@ -447,7 +450,11 @@ mod tests {
         addrs.sort();
         addrs.dedup();
         assert_eq!(addrs.len(), 4, "every POP listens somewhere else");
-        assert!(addrs.iter().all(|a| a.ip().is_loopback() && a.port() > 1024));
+        assert!(
+            addrs
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() > 1024)
+        );
         assert_eq!(t.origin, DEFAULT_ORIGIN);
         assert!(t.pipeline.poll_ms.is_some());
     }
@@ -524,7 +531,10 @@ mod tests {
         assert!(e.starts_with("t.toml:3:"), "{e}");
         let e = error(&pop("a", "127.0.0.1:5301", "").replace("stripe = 1", "stripe = \"x\""));
         assert!(e.starts_with("t.toml:3:"), "{e}");
-        let e = error(&format!("[pipeline]\npoll_ms = 1\n{}", pop("a", "127.0.0.1:1", "")));
+        let e = error(&format!(
+            "[pipeline]\npoll_ms = 1\n{}",
+            pop("a", "127.0.0.1:1", "")
+        ));
         assert!(e.starts_with("t.toml:1:") && e.contains("poll_ms"), "{e}");
         let e = error("[[pop]]\nname = \"a\"\n");
         assert!(e.starts_with("t.toml:1:") && e.contains("stripe"), "{e}");
