@@ -46,7 +46,7 @@ fn list(file: &Path) -> String {
 }
 
 /// The identity text in the answer to a CHAOS TXT `id.server` query.
-fn chaos_id(addr: SocketAddr) -> Option<String> {
+pub(crate) fn chaos_id(addr: SocketAddr) -> Option<String> {
     let mut q = query(0x1D, "id.server.", TYPE_TXT);
     let n = q.len();
     q[n - 1] = 3; // class CH
@@ -57,7 +57,7 @@ fn chaos_id(addr: SocketAddr) -> Option<String> {
 }
 
 /// The NSID option of the answer to a query that asks for it.
-fn nsid(addr: SocketAddr) -> Option<Vec<u8>> {
+pub(crate) fn nsid(addr: SocketAddr) -> Option<Vec<u8>> {
     let mut q = query(0x2E, "example.com.", TYPE_SOA);
     q[11] = 1; // ARCOUNT
     // OPT: root, type 41, size 1232, no flags, one empty NSID option (3).

@@ -5,7 +5,8 @@
 //! directories, a `stripedns serve` process, and plain DNS over UDP and TCP;
 //! `peers` starts Knot DNS and NSD for the differential tests. `kings`
 //! sends queries of death when built with `--features fault-injection`
-//! (as `tests/run.sh` does).
+//! (as `tests/run.sh` does). `up` starts whole topologies: the pipeline
+//! and four kings in two stripes.
 
 mod bundle_errors;
 mod check;
@@ -17,3 +18,4 @@ mod peers;
 mod pipeline;
 mod serve;
 mod support;
+mod up;
