@@ -610,7 +610,8 @@ fn forward(pipe: Box<dyn Read + Send>, prefix: &str, news: Option<(usize, u32, S
         line.truncate(MAX_LINE);
         let text = String::from_utf8_lossy(&line);
         let text = text.trim_end_matches(['\n', '\r']);
-        let _ = writeln!(io::stderr().lock(), "{prefix}{text}");
+        // One write per line, so lines of different children never mix.
+        let _ = io::stderr().write_all(format!("{prefix}{text}\n").as_bytes());
         if let Some((i, pid, tx)) = &news
             && text.contains(KING_SERVING)
         {
@@ -652,7 +653,7 @@ mod tests {
         write_default_bundle(dir.path()).unwrap();
         assert_eq!(
             Bundle::open(dir.path()).unwrap().id(),
-            Bundle::open(&zones_dir()).unwrap().id()
+            Bundle::open(zones_dir()).unwrap().id()
         );
     }
 
@@ -664,7 +665,7 @@ mod tests {
         assert!(said.contains("pushed the default bundle"), "{said}");
         let landed = state.landed().unwrap();
         assert_eq!(landed.len(), 1);
-        assert_eq!(landed[0], Bundle::open(&zones_dir()).unwrap().id());
+        assert_eq!(landed[0], Bundle::open(zones_dir()).unwrap().id());
         // Waiting in landing/: not pushed again.
         let said = ensure_bundle(&state).unwrap();
         assert!(said.contains("1 bundle(s) in landing/"), "{said}");

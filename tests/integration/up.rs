@@ -6,7 +6,7 @@
 //!
 //! Every test gives `up` its own state directory and, when it starts the
 //! topology, addresses of its own (ports the kernel found free on
-//! `127.0.54.x`), so the tests are safe in parallel; none starts the
+//! `127.0.54.x` and the like), so the tests are safe in parallel; none starts the
 //! embedded default, whose fixed ports other processes may hold (it is
 //! checked by parsing, in `src/topology.rs`, and by the busy-port refusal
 //! below, which binds nothing).
@@ -155,14 +155,14 @@ struct TestPop {
     addr: SocketAddr,
 }
 
-/// Four POPs in two stripes, each on its own loopback address and a port
-/// free there.
-fn test_pops() -> Vec<TestPop> {
+/// Four POPs in two stripes, each on its own loopback address
+/// (`127.0.NET.x`; each test its own NET) and a port free there.
+fn test_pops(net: u8) -> Vec<TestPop> {
     [("t-ams", 1), ("t-fra", 1), ("t-iad", 2), ("t-sin", 2)]
         .into_iter()
         .enumerate()
         .map(|(i, (name, stripe))| {
-            let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 54, 1 + i as u8));
+            let ip = IpAddr::V4(Ipv4Addr::new(127, 0, net, 1 + i as u8));
             TestPop {
                 name,
                 stripe,
@@ -263,7 +263,7 @@ fn up_serves_four_pops_in_two_stripes_follows_a_push_restarts_a_king_and_stops_c
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let config = dir.path().join("up.toml");
-    let pops = test_pops();
+    let pops = test_pops(54);
     fs::write(&config, config_text(&pops)).unwrap();
     let started = Instant::now();
     let mut up = Up::start(&[
@@ -425,6 +425,39 @@ fn up_serves_four_pops_in_two_stripes_follows_a_push_restarts_a_king_and_stops_c
 }
 
 #[test]
+fn nothing_outlives_an_up_killed_outright() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = dir.path().join("up.toml");
+    let pops: Vec<TestPop> = test_pops(55).into_iter().take(2).collect();
+    fs::write(&config, config_text(&pops)).unwrap();
+    let mut up = Up::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    assert!(
+        wait_until(READY, || up.stdout().contains("ready: all 2 POPs serving")),
+        "{}",
+        up.output()
+    );
+    let state_text = state.to_str().unwrap().to_string();
+    // The pipeline, two kings and their workers.
+    assert!(processes_mentioning(&state_text).len() >= 5);
+    kill("KILL", up.child.id());
+    assert!(up.wait_exit(STOP).is_some());
+    assert!(
+        wait_until(Duration::from_secs(10), || processes_mentioning(
+            &state_text
+        )
+        .is_empty()),
+        "left running after up was killed: {:?}",
+        processes_mentioning(&state_text)
+    );
+}
+
+#[test]
 fn up_without_config_refuses_a_busy_default_port() {
     // The embedded default's first POP listens on 127.0.0.1:5301. Hold
     // it, unless another process holds it already: either way `up` must
@@ -451,7 +484,7 @@ fn up_without_config_refuses_a_busy_default_port() {
 
 #[test]
 fn up_refuses_a_busy_port_of_its_config() {
-    let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 54, 9));
+    let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 56, 1));
     let held = TcpListener::bind((ip, 0)).unwrap();
     let addr = held.local_addr().unwrap();
     let dir = tempfile::tempdir().unwrap();
