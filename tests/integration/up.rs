@@ -543,3 +543,33 @@ fn up_names_the_file_and_line_of_a_bad_config() {
         out.stderr
     );
 }
+
+#[test]
+fn status_lists_the_blacklist_of_the_state_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    fs::create_dir_all(&state).unwrap();
+    fs::write(
+        state.join("blacklist"),
+        "# stripedns blacklist v1: fingerprint engine count first-seen last-seen question\n\
+         0123456789abcdef native 2 1764070000 1764070138 crash-native.example.com. IN A\n",
+    )
+    .unwrap();
+    let out = run_stripedns(
+        &["status", "--state", state.to_str().unwrap()],
+        Duration::from_secs(10),
+    );
+    assert!(out.status.success(), "{}", out.stderr);
+    for text in [
+        "live: none",
+        "FINGERPRINT",
+        "0123456789abcdef",
+        "crash-native.example.com. IN A",
+    ] {
+        assert!(
+            out.stdout.contains(text),
+            "{text} missing from:\n{}",
+            out.stdout
+        );
+    }
+}
