@@ -10,8 +10,9 @@
 //!   `FD_CLOEXEC` for one child, and taken over by number in that child;
 //! - [`SharedWords`]: a `MAP_SHARED` mapping of a small file, seen as
 //!   atomic 64-bit words by both processes (the worker's slot);
-//! - [`signal`], [`die_with_parent`], [`lock_exclusive`]: `kill(2)`,
-//!   `prctl(PR_SET_PDEATHSIG)` and `flock(2)`.
+//! - [`signal`], [`die_with_parent`], [`lock_exclusive`],
+//!   [`try_lock_exclusive`]: `kill(2)`, `prctl(PR_SET_PDEATHSIG)` and
+//!   `flock(2)`.
 //!
 //! Every `unsafe` block carries a `SAFETY` comment saying why it holds; the
 //! module is declared with `#[allow(unsafe_code)]` in `lib.rs`.
@@ -185,6 +186,21 @@ pub fn lock_exclusive(file: &File) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Try to take an exclusive advisory lock on `file` without waiting:
+/// `Ok(false)` when another open file holds it. The lock lasts until
+/// `file` is closed.
+pub fn try_lock_exclusive(file: &File) -> io::Result<bool> {
+    // SAFETY: flock(2) on a live descriptor has no memory effects.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() == io::ErrorKind::WouldBlock {
+            return Ok(false);
+        }
+        return Err(e);
+    }
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@
 //! - **Check first.** The topology is parsed and checked, then every
 //!   listen address is bound once (UDP and TCP) and released, so a busy
 //!   port stops `up` before anything starts, with a message naming the
-//!   POP and the address.
+//!   POP and the address. `up` holds [`LOCK_FILE`] in the state directory
+//!   locked while it runs, so a second `up` on it refuses to start.
 //! - **Children.** `stripedns pipeline --state DIR` and, per POP,
 //!   `stripedns serve --state DIR --listen ... --engine E --pop NAME
 //!   --stripe N` ([`Pop::serve_args`]). Each gets the hidden
@@ -96,6 +97,10 @@ const RESTART: Backoff = Backoff {
     stable_after: Duration::from_secs(10),
 };
 
+/// The file in the state directory a running `up` holds locked, so that
+/// two of them never run two pipelines on one state.
+pub const LOCK_FILE: &str = "up.lock";
+
 /// What a king logs once all its workers serve (see `king.rs`).
 const KING_SERVING: &str = "all workers serving";
 
@@ -138,6 +143,17 @@ pub enum UpError {
     /// bundle cannot be pushed into it.
     #[error(transparent)]
     State(#[from] StateError),
+    /// Another `stripedns up` runs on the same state directory.
+    #[error(
+        "the state directory {} is in use by another `stripedns up` (it holds {}); \
+         stop it, or give another --state",
+        dir.display(),
+        LOCK_FILE
+    )]
+    StateInUse {
+        /// The state directory.
+        dir: PathBuf,
+    },
     /// A child, a signal handler or a file could not be set up.
     #[error("{what}: {source}")]
     Io {
@@ -183,6 +199,28 @@ pub fn check_addresses(topology: &Topology) -> Result<(), UpError> {
         }
     }
     Ok(())
+}
+
+/// Lock the state directory for this `up` (its [`LOCK_FILE`]), until the
+/// returned file is closed; fails when another `up` holds it.
+pub fn lock_state(state: &StateDir) -> Result<std::fs::File, UpError> {
+    let path = state.root().join(LOCK_FILE);
+    let io_err = |source| UpError::Io {
+        what: format!("cannot lock {}", path.display()),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err)?;
+    if !sys::try_lock_exclusive(&file).map_err(io_err)? {
+        return Err(UpError::StateInUse {
+            dir: state.root().to_path_buf(),
+        });
+    }
+    Ok(file)
 }
 
 /// Make sure the POPs will have something to serve: when nothing is live,
@@ -257,6 +295,7 @@ pub fn run(config: UpConfig, out: &mut dyn Write) -> Result<(), UpError> {
         source,
     })?;
     let state = StateDir::open(&state_path)?;
+    let _lock = lock_state(&state)?;
     let bundle = ensure_bundle(&state)?;
     let mut up = Supervisor::new(&config, &state_path);
     for i in 0..up.children.len() {
@@ -670,6 +709,17 @@ mod tests {
         let said = ensure_bundle(&state).unwrap();
         assert!(said.contains("1 bundle(s) in landing/"), "{said}");
         assert_eq!(state.landed().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn one_up_per_state_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::open(dir.path()).unwrap();
+        let held = lock_state(&state).unwrap();
+        let e = lock_state(&state).unwrap_err().to_string();
+        assert!(e.contains("in use by another `stripedns up`"), "{e}");
+        drop(held);
+        lock_state(&state).unwrap();
     }
 
     #[test]
