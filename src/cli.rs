@@ -15,7 +15,8 @@
 //! - `stripedns push DIR [--state DIR]` places a bundle in `landing/`.
 //! - `stripedns pipeline [--state DIR]` tastes landed bundles, then poisons
 //!   or promotes them.
-//! - `stripedns status [--state DIR]` shows what is live, waiting, poisoned.
+//! - `stripedns status [--state DIR]` shows what is live, waiting, poisoned, and
+//!   the blacklist of the state directory.
 //! - `stripedns blacklist [--file F]` lists the query-of-death blacklist;
 //!   `stripedns unblock FINGERPRINT` removes an entry.
 //! - `stripedns up [--config FILE] [--state DIR]` runs the pipeline and a
