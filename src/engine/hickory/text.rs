@@ -1,0 +1,543 @@
+//! Presentation-format building blocks for the hickory engine's master-file
+//! reader: splitting a file into logical entries, and turning single tokens
+//! into names, numbers, TTLs and character strings.
+//!
+//! The reader works in two passes. [`split_entries`] scans the whole file
+//! once and cuts it into [`Entry`] values: one per logical line, with
+//! parentheses joining physical lines, comments dropped and quoted strings
+//! kept whole. Escapes are left untouched at this stage, so a token's raw
+//! text still tells `\.` (a dot inside a label) from `.` (a label break);
+//! each consumer decodes them in its own context ([`name`] or
+//! [`char_string`]).
+//!
+//! ```
+//! use stripedns::engine::hickory::text::split_entries;
+//! let entries = split_entries(b"www  IN A 192.0.2.1 ; web\n  TXT ( \"a b\"\n  c )\n").unwrap();
+//! assert_eq!(entries.len(), 2);
+//! assert!(entries[1].inherits_owner);
+//! assert_eq!(entries[1].tokens[1].raw, b"a b");
+//! assert!(entries[1].tokens[1].quoted);
+//! ```
+
+use hickory_proto::rr::Name;
+
+/// RFC 1035 2.3.4: labels are 63 octets or less.
+pub const LABEL_MAX: usize = 63;
+/// RFC 1035 2.3.4: names are 255 octets or less in wire form.
+pub const NAME_MAX: usize = 255;
+
+/// One whitespace-separated word of an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// The text as written, escapes not yet decoded; without the quotes
+    /// for a quoted string.
+    pub raw: Vec<u8>,
+    /// True when the token was written between double quotes.
+    pub quoted: bool,
+}
+
+/// One logical line of a master file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The 1-based physical line the entry starts on.
+    pub line: usize,
+    /// True when the line starts with a blank: the record reuses the
+    /// previous owner (RFC 1035 5.1).
+    pub inherits_owner: bool,
+    /// The words of the entry, at least one.
+    pub tokens: Vec<Token>,
+}
+
+/// Where and why splitting failed: (line, message).
+pub type SplitError = (usize, String);
+
+/// Cut a master file into logical entries (RFC 1035 5.1): `;` comments,
+/// `(`/`)` continuing an entry across lines, `"` strings kept whole, `\`
+/// protecting the next character. Blank and comment-only lines give no
+/// entry.
+pub fn split_entries(src: &[u8]) -> Result<Vec<Entry>, SplitError> {
+    let mut entries = Vec::new();
+    let mut line = 1usize;
+    let mut depth = 0usize;
+    let mut open_line = 0usize;
+    let mut current: Option<Entry> = None;
+    let mut at_line_start = true;
+    let mut i = 0usize;
+    while let Some(&c) = src.get(i) {
+        if at_line_start && depth == 0 {
+            if let Some(done) = current.take() {
+                entries.push(done);
+            }
+            current = Some(Entry {
+                line,
+                inherits_owner: c == b' ' || c == b'\t',
+                tokens: Vec::new(),
+            });
+        }
+        at_line_start = false;
+        match c {
+            b'\n' => {
+                line += 1;
+                at_line_start = true;
+                i += 1;
+            }
+            b' ' | b'\t' | b'\r' => i += 1,
+            b';' => {
+                while src.get(i).is_some_and(|&b| b != b'\n') {
+                    i += 1;
+                }
+            }
+            b'(' => {
+                if depth == 0 {
+                    open_line = line;
+                }
+                depth += 1;
+                i += 1;
+            }
+            b')' => {
+                if depth == 0 {
+                    return Err((line, "`)` without a matching `(`".into()));
+                }
+                depth -= 1;
+                i += 1;
+            }
+            b'"' => {
+                let start_line = line;
+                let mut raw = Vec::new();
+                i += 1;
+                loop {
+                    match src.get(i) {
+                        None | Some(b'\n') => {
+                            return Err((start_line, "unterminated quoted string".into()));
+                        }
+                        Some(b'"') => {
+                            i += 1;
+                            break;
+                        }
+                        Some(b'\\') => {
+                            raw.push(b'\\');
+                            match src.get(i + 1) {
+                                Some(b'\n') | None => {
+                                    return Err((start_line, "unterminated quoted string".into()));
+                                }
+                                Some(&n) => raw.push(n),
+                            }
+                            i += 2;
+                        }
+                        Some(&b) => {
+                            raw.push(b);
+                            i += 1;
+                        }
+                    }
+                }
+                push_token(&mut current, line, Token { raw, quoted: true });
+            }
+            _ => {
+                let mut raw = Vec::new();
+                while let Some(&b) = src.get(i) {
+                    if matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' | b'"') {
+                        break;
+                    }
+                    if b == b'\\' {
+                        raw.push(b);
+                        match src.get(i + 1) {
+                            Some(b'\n') | None => {
+                                return Err((line, "`\\` at the end of a line".into()));
+                            }
+                            Some(&n) => raw.push(n),
+                        }
+                        i += 2;
+                        continue;
+                    }
+                    raw.push(b);
+                    i += 1;
+                }
+                push_token(&mut current, line, Token { raw, quoted: false });
+            }
+        }
+    }
+    if depth > 0 {
+        return Err((open_line, "`(` is never closed".into()));
+    }
+    if let Some(done) = current.take() {
+        entries.push(done);
+    }
+    entries.retain(|e| !e.tokens.is_empty());
+    Ok(entries)
+}
+
+/// Add a token to the entry being built (one always exists once a line
+/// has started).
+fn push_token(current: &mut Option<Entry>, line: usize, token: Token) {
+    match current {
+        Some(entry) => entry.tokens.push(token),
+        None => {
+            *current = Some(Entry {
+                line,
+                inherits_owner: false,
+                tokens: vec![token],
+            })
+        }
+    }
+}
+
+/// Decode one escape starting at `raw[at]` (just past the backslash):
+/// `\DDD` is a decimal octet, `\X` is X. Returns (octet, octets used).
+fn escape_at(raw: &[u8], at: usize) -> Result<(u8, usize), String> {
+    let Some(&first) = raw.get(at) else {
+        return Err("`\\` at the end of a word".into());
+    };
+    if !first.is_ascii_digit() {
+        return Ok((first, 1));
+    }
+    let digits = raw
+        .get(at..at + 3)
+        .filter(|d| d.iter().all(u8::is_ascii_digit))
+        .ok_or_else(|| "`\\DDD` needs exactly three digits".to_string())?;
+    let value = digits
+        .iter()
+        .fold(0u32, |v, d| v * 10 + u32::from(d - b'0'));
+    let octet = u8::try_from(value).map_err(|_| format!("`\\{value}` is above 255"))?;
+    Ok((octet, 3))
+}
+
+/// A `<character-string>` (RFC 1035 5.1) with its escapes decoded; at most
+/// 255 octets.
+pub fn char_string(raw: &[u8]) -> Result<Vec<u8>, String> {
+    let out = unescape(raw)?;
+    if out.len() > 255 {
+        return Err("character string longer than 255 octets".into());
+    }
+    Ok(out)
+}
+
+/// Decode every escape of `raw`, with no length limit.
+pub fn unescape(raw: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while let Some(&b) = raw.get(i) {
+        if b == b'\\' {
+            let (octet, used) = escape_at(raw, i + 1)?;
+            out.push(octet);
+            i += 1 + used;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// The labels of a presentation-format name, escapes decoded, and whether
+/// it was absolute (ended in an unescaped dot).
+fn labels(raw: &[u8]) -> Result<(Vec<Vec<u8>>, bool), String> {
+    if raw == b"." {
+        return Ok((Vec::new(), true));
+    }
+    let mut labels = Vec::new();
+    let mut label = Vec::new();
+    let mut absolute = false;
+    let mut i = 0;
+    while let Some(&b) = raw.get(i) {
+        match b {
+            b'\\' => {
+                let (octet, used) = escape_at(raw, i + 1)?;
+                label.push(octet);
+                i += 1 + used;
+                continue;
+            }
+            b'.' => {
+                if label.is_empty() {
+                    return Err("empty label".into());
+                }
+                if label.len() > LABEL_MAX {
+                    return Err("label longer than 63 octets".into());
+                }
+                labels.push(std::mem::take(&mut label));
+                if i + 1 == raw.len() {
+                    absolute = true;
+                }
+            }
+            _ => label.push(b),
+        }
+        i += 1;
+    }
+    if label.len() > LABEL_MAX {
+        return Err("label longer than 63 octets".into());
+    }
+    if !label.is_empty() {
+        labels.push(label);
+    } else if !absolute {
+        return Err("empty name".into());
+    }
+    Ok((labels, absolute))
+}
+
+/// A name in presentation form, relative to `origin` unless it ends in a
+/// dot; `@` is the origin itself. Letter case is kept as written.
+pub fn name(raw: &[u8], origin: &Name) -> Result<Name, String> {
+    if raw == b"@" {
+        return Ok(origin.clone());
+    }
+    let (mut labels, absolute) = labels(raw)?;
+    if !absolute {
+        labels.extend(origin.iter().map(<[u8]>::to_vec));
+    }
+    name_from_labels(labels)
+}
+
+/// A name from raw labels, checked against RFC 1035 2.3.4.
+pub fn name_from_labels(labels: Vec<Vec<u8>>) -> Result<Name, String> {
+    let wire_len = labels.iter().map(|l| l.len() + 1).sum::<usize>() + 1;
+    if wire_len > NAME_MAX {
+        return Err("name longer than 255 octets".into());
+    }
+    Name::from_labels(labels).map_err(|e| format!("bad name: {e}"))
+}
+
+/// The uncompressed wire form of a name, case kept.
+pub fn wire(name: &Name) -> Vec<u8> {
+    let mut out = Vec::with_capacity(name.len() + 2);
+    for label in name.iter() {
+        out.push(label.len() as u8);
+        out.extend_from_slice(label);
+    }
+    out.push(0);
+    out
+}
+
+/// The uncompressed wire form of a name, lowercased.
+pub fn lower_wire(name: &Name) -> Vec<u8> {
+    let mut out = wire(name);
+    out.make_ascii_lowercase();
+    out
+}
+
+/// A decimal number that fits in `T`.
+pub fn number<T: TryFrom<u64>>(raw: &[u8], what: &str) -> Result<T, String> {
+    let bad = || format!("`{}` is not a valid {what}", String::from_utf8_lossy(raw));
+    if raw.is_empty() || raw.len() > 20 || !raw.iter().all(u8::is_ascii_digit) {
+        return Err(bad());
+    }
+    let mut v: u64 = 0;
+    for d in raw {
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(d - b'0')))
+            .ok_or_else(bad)?;
+    }
+    T::try_from(v).map_err(|_| bad())
+}
+
+/// A TTL: seconds, or BIND's unit form (`1h30m`, `2d`, `1W`).
+pub fn ttl(raw: &[u8]) -> Result<u32, String> {
+    let bad = || format!("`{}` is not a valid TTL", String::from_utf8_lossy(raw));
+    if raw.is_empty() || !raw[0].is_ascii_digit() {
+        return Err(bad());
+    }
+    let mut total: u64 = 0;
+    let mut value: Option<u64> = None;
+    for &b in raw {
+        if b.is_ascii_digit() {
+            let v = value.unwrap_or(0) * 10 + u64::from(b - b'0');
+            if v > u64::from(u32::MAX) {
+                return Err(bad());
+            }
+            value = Some(v);
+            continue;
+        }
+        let unit = match b.to_ascii_lowercase() {
+            b's' => 1,
+            b'm' => 60,
+            b'h' => 3600,
+            b'd' => 86_400,
+            b'w' => 604_800,
+            _ => return Err(bad()),
+        };
+        total += value.take().ok_or_else(bad)? * unit;
+        if total > u64::from(u32::MAX) {
+            return Err(bad());
+        }
+    }
+    total += value.unwrap_or(0);
+    u32::try_from(total).map_err(|_| bad())
+}
+
+/// Hex digits (spread over any number of words) as octets.
+pub fn hex(words: &[Token]) -> Result<Vec<u8>, String> {
+    let mut digits = Vec::new();
+    for w in words {
+        digits.extend(w.raw.iter().copied());
+    }
+    if digits.len() % 2 != 0 {
+        return Err("odd number of hex digits".into());
+    }
+    digits
+        .chunks(2)
+        .map(|pair| {
+            let hi = (pair[0] as char).to_digit(16);
+            let lo = (pair[1] as char).to_digit(16);
+            match (hi, lo) {
+                (Some(h), Some(l)) => Ok((h * 16 + l) as u8),
+                _ => Err(format!(
+                    "`{}` is not hexadecimal",
+                    String::from_utf8_lossy(pair)
+                )),
+            }
+        })
+        .collect()
+}
+
+/// Base64 (RFC 4648, spread over any number of words) as octets.
+pub fn base64(words: &[Token]) -> Result<Vec<u8>, String> {
+    let mut text = Vec::new();
+    for w in words {
+        text.extend(w.raw.iter().copied());
+    }
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    if text.len() % 4 != 0 {
+        return Err("base64 length is not a multiple of 4".into());
+    }
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let groups = text.len() / 4;
+    for (g, chunk) in text.chunks(4).enumerate() {
+        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 || (pad > 0 && g + 1 != groups) {
+            return Err("misplaced base64 padding".into());
+        }
+        let mut acc = 0u32;
+        for &c in &chunk[..4 - pad] {
+            acc = acc << 6 | value(c).ok_or("invalid base64 character")?;
+        }
+        acc <<= 6 * pad as u32;
+        let bytes = acc.to_be_bytes();
+        out.extend_from_slice(&bytes[1..4 - pad]);
+    }
+    Ok(out)
+}
+
+/// Show a token list as it was written (for error messages), shortened.
+pub fn show(tokens: &[Token]) -> String {
+    let mut s = String::new();
+    for (i, t) in tokens.iter().enumerate() {
+        if i > 0 {
+            s.push(' ');
+        }
+        if t.quoted {
+            s.push('"');
+        }
+        s.push_str(&String::from_utf8_lossy(&t.raw));
+        if t.quoted {
+            s.push('"');
+        }
+        if s.len() > 80 {
+            let mut cut = 77;
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            s.truncate(cut);
+            s.push_str("...");
+            break;
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> Name {
+        Name::root()
+    }
+
+    #[test]
+    fn entries_join_parentheses_and_drop_comments() {
+        let src = b"; head\n@ IN SOA ns ( 1 ; serial\n 2 3\n 4 5 )\n\n  ; only a comment\nwww A 1.2.3.4\n";
+        let e = split_entries(src).unwrap();
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].line, 2);
+        assert_eq!(e[0].tokens.len(), 9);
+        assert_eq!(e[1].line, 7);
+        assert!(!e[1].inherits_owner);
+    }
+
+    #[test]
+    fn quotes_keep_specials() {
+        let e = split_entries(b"a TXT \"x ; (y) \\\" z\" b\\ c\n").unwrap();
+        assert_eq!(e[0].tokens[2].raw, b"x ; (y) \\\" z");
+        assert_eq!(e[0].tokens[3].raw, b"b\\ c");
+        assert_eq!(char_string(&e[0].tokens[2].raw).unwrap(), b"x ; (y) \" z");
+    }
+
+    #[test]
+    fn split_errors_name_the_line() {
+        assert_eq!(split_entries(b"a\nb ( c\n").unwrap_err().0, 2);
+        assert_eq!(split_entries(b"a )\n").unwrap_err().0, 1);
+        assert_eq!(split_entries(b"\n\na \"open\n").unwrap_err().0, 3);
+    }
+
+    #[test]
+    fn escapes_are_decimal() {
+        assert_eq!(unescape(b"\\065\\066\\.").unwrap(), b"AB.");
+        assert_eq!(unescape(b"\\255").unwrap(), [255]);
+        assert!(unescape(b"\\256").is_err());
+        assert!(unescape(b"\\12").is_err());
+        assert!(unescape(b"\\").is_err());
+        assert!(char_string(&[b'x'; 256]).is_err());
+    }
+
+    #[test]
+    fn names_relative_absolute_and_escaped() {
+        let origin = name(b"Example.COM.", &root()).unwrap();
+        let n = name(b"www", &origin).unwrap();
+        assert_eq!(wire(&n), b"\x03www\x07Example\x03COM\x00");
+        assert_eq!(name(b"@", &origin).unwrap(), origin);
+        let n = name(b"a\\.b.c.", &origin).unwrap();
+        assert_eq!(wire(&n), b"\x03a.b\x01c\x00");
+        let n = name(b"\\097_x.", &origin).unwrap();
+        assert_eq!(wire(&n), b"\x03a_x\x00");
+        assert_eq!(wire(&name(b".", &origin).unwrap()), b"\x00");
+        assert!(name(b"a..b", &origin).is_err());
+        assert!(name(b".a", &origin).is_err());
+        assert!(name(&[b'x'; 64], &origin).is_err());
+        let long = [b"abcdefghi.".as_slice(); 26].concat();
+        assert!(name(&long, &origin).is_err());
+    }
+
+    #[test]
+    fn ttls_with_units() {
+        assert_eq!(ttl(b"3600").unwrap(), 3600);
+        assert_eq!(ttl(b"1h30m").unwrap(), 5400);
+        assert_eq!(ttl(b"1W2d").unwrap(), 604_800 + 172_800);
+        assert_eq!(ttl(b"4294967295").unwrap(), u32::MAX);
+        assert!(ttl(b"4294967296").is_err());
+        assert!(ttl(b"h").is_err());
+        assert!(ttl(b"1x").is_err());
+        assert!(ttl(b"99999999999999999999999").is_err());
+    }
+
+    #[test]
+    fn numbers_hex_base64() {
+        assert_eq!(number::<u16>(b"65535", "u16").unwrap(), 65535);
+        assert!(number::<u16>(b"65536", "u16").is_err());
+        assert!(number::<u8>(b"-1", "u8").is_err());
+        let t = |s: &str| Token {
+            raw: s.as_bytes().to_vec(),
+            quoted: false,
+        };
+        assert_eq!(hex(&[t("0a"), t("FF")]).unwrap(), [10, 255]);
+        assert!(hex(&[t("0")]).is_err());
+        assert_eq!(base64(&[t("aGVs"), t("bG8=")]).unwrap(), b"hello");
+        assert!(base64(&[t("a=bc")]).is_err());
+    }
+}
