@@ -1,1 +1,6 @@
 //! Integration tests: real processes on loopback.
+
+mod bundle_errors;
+mod differential;
+mod dnsmsg;
+mod peers;

@@ -27,6 +27,10 @@ pub const SERVER_UDP_SIZE: u16 = 1232;
 const CLASSIC_UDP_SIZE: usize = 512;
 /// RFC 1035 4.2.2: a TCP message is at most 65,535 octets.
 const TCP_SIZE: usize = 65_535;
+/// RFC 1996 NOTIFY.
+const OPCODE_NOTIFY: u8 = 4;
+/// RFC 2136 UPDATE.
+const OPCODE_UPDATE: u8 = 5;
 /// How many CNAME/DNAME steps one answer follows.
 const MAX_CHAIN: usize = 16;
 
@@ -85,6 +89,12 @@ struct Plan<'z> {
     authority: Vec<Item<'z>>,
     /// Additional section.
     additional: Vec<Item<'z>>,
+    /// Send the header without the question (NSD's bare errors).
+    omit_question: bool,
+    /// Send no OPT even when the request had one.
+    omit_opt: bool,
+    /// Do not copy RD (zone transfer refusals, as Knot DNS and NSD).
+    clear_rd: bool,
     /// True when missing additional records must set TC (glue of a
     /// referral whose name servers are inside the delegation, RFC 9471).
     glue_required: bool,
@@ -123,37 +133,51 @@ pub fn answer(
         true
     };
     // Stage 2: only QUERY is implemented (RFC 8906 3.1.3: answer NOTIMP).
-    if header.opcode() != 0 {
-        return respond(error(rcode::NOTIMP), &req, out);
+    // NOTIFY and UPDATE are refused or not implemented as NSD does, with
+    // the bare header.
+    match header.opcode() {
+        0 => {}
+        opcode => {
+            let code = if opcode == OPCODE_NOTIFY {
+                rcode::REFUSED
+            } else {
+                rcode::NOTIMP
+            };
+            let bare = matches!(opcode, OPCODE_NOTIFY | OPCODE_UPDATE);
+            let plan = Plan {
+                omit_question: bare,
+                omit_opt: bare,
+                ..error(code)
+            };
+            return respond(plan, &req, out);
+        }
     }
-    // Stage 3: exactly one well-formed question.
+    // Stage 3: exactly one well-formed question; FORMERR carries no OPT.
     if decoded.is_err() {
-        req.edns = None;
-        return respond(error(rcode::FORMERR), &req, out);
+        let plan = Plan {
+            omit_opt: true,
+            ..error(rcode::FORMERR)
+        };
+        return respond(plan, &req, out);
     }
     // Stage 4: RFC 6891 6.1.3: versions above 0 get BADVERS.
     if req.edns.is_some_and(|e| e.version > 0) {
         return respond(error(rcode::BADVERS), &req, out);
     }
-    // Stage 5: CHAOS identity queries.
-    if req.qclass == class::CH {
-        return respond(chaos(&req, identity), &req, out);
+    // Stage 5: CHAOS identity queries; other classes than IN (or ANY,
+    // answered as IN) are refused.
+    match req.qclass {
+        class::CH => return respond(chaos(&req, identity), &req, out),
+        class::IN | class::ANY => {}
+        _ => return respond(error(rcode::REFUSED), &req, out),
     }
-    if req.qclass != class::IN
-        || matches!(req.qtype, rtype::AXFR | rtype::IXFR)
-        || req.qtype == rtype::OPT
-    {
-        let code = if req.qtype == rtype::OPT {
-            rcode::FORMERR
-        } else if matches!(req.qtype, rtype::MAILA | rtype::MAILB) {
-            rcode::NOTIMP
-        } else {
-            rcode::REFUSED
+    // Zone transfers are not offered.
+    if matches!(req.qtype, rtype::AXFR | rtype::IXFR) {
+        let plan = Plan {
+            clear_rd: true,
+            ..error(rcode::REFUSED)
         };
-        return respond(error(code), &req, out);
-    }
-    if matches!(req.qtype, rtype::MAILA | rtype::MAILB) {
-        return respond(error(rcode::NOTIMP), &req, out);
+        return respond(plan, &req, out);
     }
     // Stage 6: the zone.
     let mut key = req.qname.clone();
@@ -211,7 +235,6 @@ fn chaos<'z>(req: &Request, identity: &Identity) -> Plan<'z> {
                 rdata.extend_from_slice(chunk);
             }
             Plan {
-                aa: true,
                 answer: vec![Item::Synth {
                     owner: req.qname.clone(),
                     rtype: rtype::TXT,
@@ -335,12 +358,10 @@ fn resolve<'z>(zone: &'z Zone, qname: &NameBuf, qtype: u16, dnssec_ok: bool) -> 
             Found::Node(node) => {
                 let owner = Some(name.clone());
                 if qtype == rtype::ANY {
-                    // RFC 8482 allows less; like NSD, send every RRset.
-                    for set in &node.rrsets {
-                        plan.answer.push(Item::Set {
-                            owner: owner.clone(),
-                            set,
-                        });
+                    // RFC 8482 4.1: one RRset; Knot DNS sends the one of
+                    // the lowest type.
+                    if let Some(set) = node.rrsets.iter().min_by_key(|r| r.rtype) {
+                        plan.answer.push(Item::Set { owner, set });
                     }
                 } else if let Some(set) = node.get(qtype) {
                     plan.answer.push(Item::Set { owner, set });
@@ -506,7 +527,7 @@ fn encode(
     transport: Transport,
     out: &mut Vec<u8>,
 ) {
-    let edns = req.edns;
+    let edns = req.edns.filter(|_| !plan.omit_opt);
     let limit = match (transport, edns) {
         (Transport::Tcp, _) => TCP_SIZE,
         (Transport::Udp, None) => CLASSIC_UDP_SIZE,
@@ -526,7 +547,7 @@ fn encode(
     let mut w = Writer::new(out, limit.saturating_sub(opt_len));
     w.bytes(&[0; 12]);
     let mut qdcount = 0;
-    if has_question {
+    if has_question && !plan.omit_question {
         w.name(req.qname.as_wire(), true);
         w.u16(req.qtype);
         w.u16(req.qclass);
@@ -557,7 +578,13 @@ fn encode(
         write_opt(&mut w, plan.rcode, e.dnssec_ok, nsid);
         arcount += 1;
     }
-    let mut f = flags::QR | (req.header.flags & (0x7800 | flags::RD | flags::CD));
+    // Knot DNS and NSD copy the opcode and RD, not CD.
+    let copied = if plan.clear_rd {
+        0x7800
+    } else {
+        0x7800 | flags::RD
+    };
+    let mut f = flags::QR | (req.header.flags & copied);
     if plan.aa {
         f |= flags::AA;
     }

@@ -28,7 +28,8 @@ pub enum WireError {
     BadPointer,
     /// Octets left over after the last record.
     Trailing,
-    /// A malformed OPT record (not at the root, or more than one).
+    /// A malformed OPT record (outside the additional section, or more
+    /// than one).
     BadOpt,
 }
 
@@ -321,15 +322,19 @@ pub fn read_request(msg: &[u8], req: &mut Request) -> Result<(), WireError> {
     let mut scratch = NameBuf::default();
     let records = u32::from(req.header.ancount) + u32::from(req.header.nscount);
     for _ in 0..records {
-        skip_record(&mut r, &mut scratch)?;
+        // RFC 6891 6.1.1: OPT belongs in the additional section only.
+        if skip_record(&mut r, &mut scratch)?.0 == super::record::rtype::OPT {
+            return Err(WireError::BadOpt);
+        }
     }
     for _ in 0..req.header.arcount {
         let (rtype, class, ttl, rdata) = skip_record(&mut r, &mut scratch)?;
         if rtype != super::record::rtype::OPT {
             continue;
         }
-        // RFC 6891 6.1.1: one OPT at most, owned by the root.
-        if req.edns.is_some() || scratch.as_wire() != [0] {
+        // RFC 6891 6.1.1: one OPT at most. (Its owner should be the root;
+        // like Knot DNS, another owner is tolerated.)
+        if req.edns.is_some() {
             return Err(WireError::BadOpt);
         }
         let mut edns = Edns {
