@@ -4,12 +4,12 @@
 //!
 //! Stages, in order, each of which may end the request:
 //! 1. shorter than a header, or QR=1: no answer ([`super::request`]);
-//! 2. opcode other than QUERY: NOTIMP (RFC 8906 3.1.3);
+//! 2. opcode other than QUERY: NOTIMP (RFC 8906 3.1.3); NOTIFY: REFUSED;
 //! 3. not one question, or malformed: FORMERR;
 //! 4. EDNS version above 0: BADVERS (RFC 6891 6.1.3);
 //! 5. CHAOS: `id.server`/`hostname.bind` with the identity, else REFUSED;
-//! 6. other classes, zone transfers: REFUSED; QTYPE OPT: FORMERR;
-//!    MAILA/MAILB: NOTIMP; a name in no served zone: REFUSED;
+//! 6. classes other than IN and ANY, zone transfers, names in no served
+//!    zone: REFUSED;
 //! 7. the lookup.
 
 use std::collections::HashMap;
@@ -25,6 +25,16 @@ use super::tree::{Node, RSet, Zone, t};
 
 /// How many CNAME/DNAME steps one answer follows.
 const CHAIN_LIMIT: usize = 16;
+/// RFC 1996 NOTIFY.
+const OPCODE_NOTIFY: u16 = 4;
+/// RFC 2136 UPDATE.
+const OPCODE_UPDATE: u16 = 5;
+/// The Internet class.
+const CLASS_IN: u16 = 1;
+/// The CHAOS class.
+const CLASS_CH: u16 = 3;
+/// QCLASS ANY.
+const CLASS_ANY: u16 = 255;
 
 /// Response codes used here (values above 15 go in the OPT record).
 pub mod rcode {
@@ -112,6 +122,12 @@ pub struct Plan<'z> {
     /// A referral whose name servers lie inside the delegation: dropping
     /// their addresses must set TC.
     pub glue_required: bool,
+    /// Send no question (NSD's bare NOTIFY and UPDATE errors).
+    pub omit_question: bool,
+    /// Send no OPT even when the request had one.
+    pub omit_opt: bool,
+    /// Do not copy RD (zone transfer refusals).
+    pub clear_rd: bool,
 }
 
 fn only(code: u16) -> Plan<'static> {
@@ -130,47 +146,65 @@ pub fn answer(
     out: &mut Vec<u8>,
 ) -> bool {
     out.clear();
-    let Some(mut req) = request::decode(query) else {
+    let Some(req) = request::decode(query) else {
         return false;
     };
-    let plan = decide(zones, identity, &mut req);
+    let plan = decide(zones, identity, &req);
     emit::encode(&plan, &req, identity, transport, out);
     true
 }
 
 /// Stages 2 to 7.
-fn decide<'z>(zones: &'z Zones, identity: &Identity, req: &mut Request) -> Plan<'z> {
-    if req.opcode() != 0 {
-        return only(rcode::NOTIMP);
+fn decide<'z>(zones: &'z Zones, identity: &Identity, req: &Request) -> Plan<'z> {
+    match req.opcode() {
+        0 => {}
+        // NOTIFY is refused and UPDATE not implemented, as NSD answers
+        // them: the bare header, no question, no OPT.
+        opcode @ (OPCODE_NOTIFY | OPCODE_UPDATE) => {
+            return Plan {
+                omit_question: true,
+                omit_opt: true,
+                ..only(if opcode == OPCODE_NOTIFY {
+                    rcode::REFUSED
+                } else {
+                    rcode::NOTIMP
+                })
+            };
+        }
+        // RFC 8906 3.1.3: other opcodes are not implemented.
+        _ => return only(rcode::NOTIMP),
     }
-    if req.malformed.is_some() {
-        req.edns = None;
-        return only(rcode::FORMERR);
-    }
-    let Some(q) = req.question.as_ref() else {
-        req.edns = None;
-        return only(rcode::FORMERR);
+    let question = match (&req.malformed, &req.question) {
+        (None, Some(q)) => q,
+        // FORMERR carries no OPT.
+        _ => {
+            return Plan {
+                omit_opt: true,
+                ..only(rcode::FORMERR)
+            };
+        }
     };
     if req.edns.is_some_and(|e| e.version > 0) {
         return only(rcode::BADVERS);
     }
-    if q.qclass == 3 {
-        return chaos(q, identity);
+    match question.qclass {
+        CLASS_CH => return chaos(question, identity),
+        // ANY is answered as IN.
+        CLASS_IN | CLASS_ANY => {}
+        _ => return only(rcode::REFUSED),
     }
-    if q.qtype == t::OPT {
-        return only(rcode::FORMERR);
+    // Zone transfers are not offered; Knot DNS and NSD clear RD here.
+    if matches!(question.qtype, t::AXFR | t::IXFR) {
+        return Plan {
+            clear_rd: true,
+            ..only(rcode::REFUSED)
+        };
     }
-    if matches!(q.qtype, t::MAILA | t::MAILB) {
-        return only(rcode::NOTIMP);
-    }
-    if q.qclass != 1 || matches!(q.qtype, t::AXFR | t::IXFR) {
-        return only(rcode::REFUSED);
-    }
-    let Some(zone) = zones.find(&q.name) else {
+    let Some(zone) = zones.find(&question.name) else {
         return only(rcode::REFUSED);
     };
     let dnssec_ok = req.edns.is_some_and(|e| e.dnssec_ok);
-    resolve(zone, q, dnssec_ok)
+    resolve(zone, question, dnssec_ok)
 }
 
 /// CHAOS TXT `id.server` and `hostname.bind` (as Knot DNS and NSD answer
@@ -186,7 +220,6 @@ fn chaos<'z>(q: &Question, identity: &Identity) -> Plan<'z> {
                 rdata.extend_from_slice(piece);
             }
             Plan {
-                aa: true,
                 answer: vec![Part::Made {
                     owner: q.wire.clone(),
                     rtype: t::TXT,
@@ -307,8 +340,9 @@ fn resolve<'z>(zone: &'z Zone, q: &Question, dnssec_ok: bool) -> Plan<'z> {
             }
             Found::Exists(node) => {
                 if qtype == t::ANY {
-                    // RFC 8482 allows a subset; like NSD, send them all.
-                    for set in &node.rrsets {
+                    // RFC 8482 4.1: one RRset; Knot DNS sends the one of
+                    // the lowest type.
+                    if let Some(set) = node.rrsets.iter().min_by_key(|s| s.rtype) {
                         plan.answer.push(Part::Set {
                             owner: Some(name_wire.clone()),
                             set,

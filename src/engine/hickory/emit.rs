@@ -22,7 +22,7 @@ use hickory_proto::rr::RData;
 use crate::engine::{Identity, Transport};
 
 use super::answer::{MadeData, Part, Plan};
-use super::request::Request;
+use super::request::{Edns, Request};
 use super::text;
 use super::tree::t;
 
@@ -180,8 +180,8 @@ enum Data<'a> {
 }
 
 /// The size limit of a response (RFC 1035 4.2.1, RFC 6891 6.2.5).
-fn limit_for(req: &Request, transport: Transport) -> usize {
-    match (transport, req.edns) {
+fn limit_for(edns: Option<Edns>, transport: Transport) -> usize {
+    match (transport, edns) {
         (Transport::Tcp, _) => TCP_MAX,
         (Transport::Udp, None) => PLAIN_UDP,
         (Transport::Udp, Some(e)) => {
@@ -199,8 +199,9 @@ pub fn encode(
     out: &mut Vec<u8>,
 ) {
     out.clear();
-    let limit = limit_for(req, transport);
-    let nsid = match (&identity.id, req.edns) {
+    let edns = req.edns.filter(|_| !plan.omit_opt);
+    let limit = limit_for(edns, transport);
+    let nsid = match (&identity.id, edns) {
         (Some(id), Some(e)) if e.nsid => {
             let b = id.as_bytes();
             Some(&b[..b.len().min(NSID_MAX)])
@@ -208,7 +209,7 @@ pub fn encode(
         _ => None,
     };
     // Room kept for the OPT record: 11 octets, plus the NSID option.
-    let opt_room = match (req.edns, nsid) {
+    let opt_room = match (edns, nsid) {
         (None, _) => 0,
         (Some(_), None) => 11,
         (Some(_), Some(id)) => 15 + id.len(),
@@ -220,7 +221,7 @@ pub fn encode(
         mark_octets: 0,
     };
     w.buf.extend_from_slice(&[0; 12]);
-    let qdcount = match &req.question {
+    let qdcount = match req.question.as_ref().filter(|_| !plan.omit_question) {
         Some(q) => {
             w.name(&q.wire);
             w.u16(q.qtype);
@@ -251,7 +252,7 @@ pub fn encode(
         }
     }
     let mut arcount = counts[2];
-    if let Some(e) = req.edns {
+    if let Some(e) = edns {
         // RFC 6891 6.1.2: root owner, our payload size, extended RCODE in
         // the top octet of the TTL, version 0, DO echoed.
         w.buf.push(0);
@@ -273,8 +274,14 @@ pub fn encode(
         }
         arcount += 1;
     }
-    // QR, the request's opcode, RD and CD, then AA, TC and the RCODE.
-    let mut flags = 0x8000 | (req.flags & (0x7800 | 0x0100 | 0x0010));
+    // QR, the request's opcode and RD (as Knot DNS and NSD: not CD), then
+    // AA, TC and the RCODE.
+    let copied = if plan.clear_rd {
+        0x7800
+    } else {
+        0x7800 | 0x0100
+    };
+    let mut flags = 0x8000 | (req.flags & copied);
     if plan.aa {
         flags |= 0x0400;
     }

@@ -29,7 +29,8 @@ pub enum Malformed {
     LongName,
     /// A pointer that does not point strictly backward.
     Pointer,
-    /// An OPT record not at the root, a second OPT, or bad options.
+    /// An OPT record outside the additional section, a second OPT, or
+    /// bad options.
     Opt,
     /// Octets after the last record.
     Trailing,
@@ -137,15 +138,19 @@ fn body<'a>(
     });
     let others = u32::from(counts[1]) + u32::from(counts[2]);
     for _ in 0..others {
-        skip_record(msg, d)?;
+        // RFC 6891 6.1.1: OPT belongs in the additional section only.
+        if skip_record(msg, d)?.1 == t::OPT {
+            return Err(Malformed::Opt);
+        }
     }
     for _ in 0..counts[3] {
-        let (owner, rtype, class, ttl, rdata) = skip_record(msg, d)?;
+        let (_owner, rtype, class, ttl, rdata) = skip_record(msg, d)?;
         if rtype != t::OPT {
             continue;
         }
-        // RFC 6891 6.1.1: at most one OPT, owned by the root.
-        if req.edns.is_some() || owner != [0] {
+        // RFC 6891 6.1.1: at most one OPT. Its owner should be the root;
+        // like Knot DNS, another owner is tolerated.
+        if req.edns.is_some() {
             return Err(Malformed::Opt);
         }
         let mut edns = Edns {

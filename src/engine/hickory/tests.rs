@@ -142,7 +142,10 @@ fn nxdomain_and_nodata_carry_the_negative_soa() {
     let (_b, e) = engine();
     let m = udp(&e, "nope.example.", 1);
     assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
-    assert_eq!(owners(&m.authorities), [("example.".into(), RecordType::SOA)]);
+    assert_eq!(
+        owners(&m.authorities),
+        [("example.".into(), RecordType::SOA)]
+    );
     // min(SOA TTL 300, MINIMUM 60).
     assert_eq!(m.authorities[0].ttl, 60);
     let m = udp(&e, "b.c.example.", 1);
@@ -199,12 +202,21 @@ fn referral_with_glue_and_parent_side_ds() {
     let (_b, e) = engine();
     let m = udp(&e, "host.sub.example.", 1);
     assert!(!m.metadata.authoritative);
-    assert_eq!(owners(&m.authorities), [("sub.example.".into(), RecordType::NS)]);
-    assert_eq!(owners(&m.additionals), [("ns.sub.example.".into(), RecordType::A)]);
+    assert_eq!(
+        owners(&m.authorities),
+        [("sub.example.".into(), RecordType::NS)]
+    );
+    assert_eq!(
+        owners(&m.additionals),
+        [("ns.sub.example.".into(), RecordType::A)]
+    );
     // DS at the cut is answered by the parent, authoritatively.
     let m = udp(&e, "sub.example.", 43);
     assert!(m.metadata.authoritative);
-    assert_eq!(owners(&m.answers), [("sub.example.".into(), RecordType::DS)]);
+    assert_eq!(
+        owners(&m.answers),
+        [("sub.example.".into(), RecordType::DS)]
+    );
     // Out-of-bailiwick servers: no glue.
     let m = udp(&e, "x.out.example.", 1);
     assert!(m.additionals.is_empty());
@@ -254,11 +266,14 @@ fn additional_addresses_for_mx_and_srv() {
 }
 
 #[test]
-fn any_returns_every_rrset() {
+fn any_returns_the_rrset_of_the_lowest_type() {
     let (_b, e) = engine();
     let m = udp(&e, "example.", 255);
     let types: Vec<_> = m.answers.iter().map(|r| r.record_type()).collect();
-    assert_eq!(types, [RecordType::SOA, RecordType::NS, RecordType::MX]);
+    assert_eq!(types, [RecordType::NS]);
+    let m = udp(&e, "b.c.example.", 255);
+    assert!(m.answers.is_empty());
+    assert_eq!(m.authorities.len(), 1);
 }
 
 #[test]
@@ -300,8 +315,20 @@ fn staged_errors() {
     let mut q = query("example.", 1, None);
     q[5] = 2;
     assert_eq!(rcode(&q), 1);
-    assert_eq!(rcode(&query("example.", 41, None)), 1);
-    assert_eq!(rcode(&query("example.", 253, None)), 4);
+    // QTYPE OPT and MAILA are looked up like any type (NODATA here).
+    assert_eq!(rcode(&query("example.", 41, None)), 0);
+    assert_eq!(rcode(&query("example.", 253, None)), 0);
+    // NOTIFY: REFUSED; UPDATE: NOTIMP; both with the bare header.
+    for (opcode, code) in [(4u8, 5u8), (5, 4)] {
+        let mut q = query("example.", 6, Some(1232));
+        q[2] = opcode << 3;
+        let out = ask_raw(&e, &q, Transport::Udp).unwrap();
+        assert_eq!(out[3] & 0xF, code);
+        assert_eq!(out.len(), 12);
+    }
+    // Zone transfers: REFUSED with RD cleared.
+    let out = ask_raw(&e, &query("example.", 252, None), Transport::Udp).unwrap();
+    assert_eq!((out[2] & 1, out[3] & 0xF), (0, 5));
     assert_eq!(rcode(&query("example.", 252, None)), 5);
     assert_eq!(rcode(&query("example.org.", 1, None)), 5);
     // BADVERS: extended RCODE 1 in the OPT TTL.
@@ -320,6 +347,7 @@ fn chaos_identity_and_nsid() {
     q[n - 1] = 3;
     let m = ask(&e, &q, Transport::Udp);
     assert_eq!(m.answers.len(), 1);
+    assert!(!m.metadata.authoritative);
     let mut q = query("version.bind.", 16, None);
     let n = q.len();
     q[n - 1] = 3;
@@ -389,11 +417,7 @@ fn directives_and_inheritance() {
     let e = b.open().unwrap();
     let m = udp(&e, "www.sub.example.", 16);
     assert_eq!(m.answers[0].ttl, 3600);
-    assert_eq!(
-        m.answers[0].data.to_string(),
-        "xA1",
-        "\\065 is decimal"
-    );
+    assert_eq!(m.answers[0].data.to_string(), "xA1", "\\065 is decimal");
     let m = udp(&e, "m.example.", 15);
     assert_eq!(m.answers[0].ttl, 30);
     // The include's origin applied inside it only.
@@ -434,7 +458,10 @@ fn bad_zones_name_file_line_and_record() {
     let (_, l, m) = load_err(&[("example.zone", &format!("{HEAD}w CNAME x\nw CNAME y\n"))]);
     assert_eq!(l, 6);
     assert!(m.contains("more than one CNAME"), "{m}");
-    let (_, l, m) = load_err(&[("example.zone", &format!("{HEAD}x.example.org. A 192.0.2.1\n"))]);
+    let (_, l, m) = load_err(&[(
+        "example.zone",
+        &format!("{HEAD}x.example.org. A 192.0.2.1\n"),
+    )]);
     assert_eq!(l, 5);
     assert!(m.contains("outside the zone"), "{m}");
     let (_, l, m) = load_err(&[("example.zone", "$TTL 60\n@ NS ns\nns A 192.0.2.1\n")]);
@@ -442,10 +469,7 @@ fn bad_zones_name_file_line_and_record() {
     assert!(m.contains("no SOA"), "{m}");
     let (_, _, m) = load_err(&[("example.zone", "$TTL 60\n@ SOA ns h 1 2 3 4 5\n")]);
     assert!(m.contains("no NS"), "{m}");
-    let (_, l, m) = load_err(&[(
-        "example.zone",
-        &format!("{HEAD}@ SOA ns h 2 2 3 4 5\n"),
-    )]);
+    let (_, l, m) = load_err(&[("example.zone", &format!("{HEAD}@ SOA ns h 2 2 3 4 5\n"))]);
     assert_eq!(l, 5);
     assert!(m.contains("second SOA"), "{m}");
     let (_, l, m) = load_err(&[("example.zone", &format!("{HEAD}sub NS ns.sub\n"))]);
@@ -476,7 +500,10 @@ fn bad_zones_name_file_line_and_record() {
     assert_eq!((f.as_str(), l), ("part", 3));
     // $INCLUDE outside the bundle is refused.
     let b = TempBundle::new(&[("example.zone", &format!("{HEAD}$INCLUDE /etc/passwd\n"))]);
-    assert!(matches!(b.open(), Err(BundleError::Escapes { line: 5, .. })));
+    assert!(matches!(
+        b.open(),
+        Err(BundleError::Escapes { line: 5, .. })
+    ));
     let b = TempBundle::new(&[("example.zone", &format!("{HEAD}$INCLUDE ../x\n"))]);
     assert!(matches!(b.open(), Err(BundleError::Escapes { .. })));
     // An include of itself ends at the nesting bound.
