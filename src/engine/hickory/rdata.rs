@@ -186,6 +186,16 @@ fn own_wire(t: u16, w: &mut Words<'_>, origin: &Name) -> Result<Vec<u8>, String>
     let mut out = Vec::new();
     match t {
         code::DNAME => out.extend(text::wire(&w.name(origin)?)),
+        // RFC 1183 RP: two names, never compressed (RFC 3597 4).
+        17 => {
+            out.extend(text::wire(&w.name(origin)?));
+            out.extend(text::wire(&w.name(origin)?));
+        }
+        // RFC 1183 AFSDB and RFC 2230 KX: a 16-bit value and a name.
+        18 | 36 => {
+            out.extend(w.num::<u16>("preference")?.to_be_bytes());
+            out.extend(text::wire(&w.name(origin)?));
+        }
         code::SPF => {
             for s in w.strings()? {
                 out.push(s.len() as u8);
@@ -581,6 +591,8 @@ mod tests {
             b"\x00\x01\x00\x02\x00\x03\x01t\x00"
         );
         assert_eq!(rd("DNAME", "x.y.").unwrap(), b"\x01x\x01y\x00");
+        assert_eq!(rd("RP", "a b.").unwrap(), b"\x01a\x07example\x00\x01b\x00");
+        assert_eq!(rd("AFSDB", "1 b.").unwrap(), b"\x00\x01\x01b\x00");
         assert_eq!(
             rd("CAA", "0 issue \"ca.example; x=y\"").unwrap(),
             b"\x00\x05issueca.example; x=y"

@@ -550,3 +550,18 @@ fn reload_swaps_zones() {
     drop(b);
     let _ = Name::root();
 }
+
+#[test]
+fn loads_the_repository_bundles() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for dir in ["zones", "tests/zones/diff"] {
+        let path = root.join(dir);
+        if !path.is_dir() {
+            continue;
+        }
+        let bundle = Bundle::open(&path).unwrap();
+        let e =
+            HickoryEngine::open(&bundle, identity()).unwrap_or_else(|err| panic!("{dir}: {err}"));
+        assert!(e.counts().1 > 0);
+    }
+}
