@@ -64,7 +64,7 @@ pub struct Zones {
 impl Zones {
     /// The deepest served zone holding `name`.
     fn find(&self, name: &Name) -> Option<&Zone> {
-        let labels = usize::from(name.num_labels());
+        let labels = text::label_count(name);
         (1..=labels)
             .rev()
             .find_map(|n| self.by_apex.get(&LowerName::new(&name.trim_to(n))))
@@ -203,8 +203,7 @@ fn decide<'z>(zones: &'z Zones, identity: &Identity, req: &Request) -> Plan<'z> 
     let Some(zone) = zones.find(&question.name) else {
         return only(rcode::REFUSED);
     };
-    let dnssec_ok = req.edns.is_some_and(|e| e.dnssec_ok);
-    resolve(zone, question, dnssec_ok)
+    resolve(zone, question)
 }
 
 /// CHAOS TXT `id.server` and `hostname.bind` (as Knot DNS and NSD answer
@@ -249,7 +248,7 @@ enum Found<'z> {
 /// RFC 1034 4.3.2 step 3 for `name` in `zone`, label by label from the
 /// apex down.
 fn find<'z>(zone: &'z Zone, name: &Name, qtype: u16) -> Found<'z> {
-    let total = usize::from(name.num_labels());
+    let total = text::label_count(name);
     let Some(apex) = zone.node(&zone.origin) else {
         return Found::Missing;
     };
@@ -290,7 +289,7 @@ fn find<'z>(zone: &'z Zone, name: &Name, qtype: u16) -> Found<'z> {
 
 /// The plan for a question in `zone`, following CNAME and DNAME chains
 /// while they stay in the zone.
-fn resolve<'z>(zone: &'z Zone, q: &Question, dnssec_ok: bool) -> Plan<'z> {
+fn resolve<'z>(zone: &'z Zone, q: &Question) -> Plan<'z> {
     let mut plan = Plan {
         aa: true,
         ..Plan::default()
@@ -312,7 +311,7 @@ fn resolve<'z>(zone: &'z Zone, q: &Question, dnssec_ok: bool) -> Plan<'z> {
                 if step == 0 {
                     plan.aa = false;
                 }
-                referral(cut, dnssec_ok, &mut plan);
+                referral(cut, &mut plan);
                 break;
             }
             Found::Renamed(dname) => {
@@ -332,7 +331,9 @@ fn resolve<'z>(zone: &'z Zone, q: &Question, dnssec_ok: bool) -> Plan<'z> {
                     ttl: dname.ttl,
                     rdata: MadeData::Name(target_wire.clone()),
                 });
-                if !next_in_chain(zone, &target, &plan) {
+                // The synthesised CNAME answers a CNAME question by itself
+                // (Knot DNS and NSD stop here).
+                if qtype == t::CNAME || !next_in_chain(zone, &target, &plan) {
                     break;
                 }
                 name = target;
@@ -413,7 +414,7 @@ fn next_in_chain(zone: &Zone, target: &Name, plan: &Plan<'_>) -> bool {
 fn substitute(name: &Name, dname: &RSet) -> Option<Name> {
     let target_wire = dname.wires.first()?;
     let target = request::to_name(target_wire).ok()?;
-    let keep = usize::from(name.num_labels()).checked_sub(usize::from(dname.owner.num_labels()))?;
+    let keep = text::label_count(name).checked_sub(text::label_count(&dname.owner))?;
     let labels: Vec<Vec<u8>> = name
         .iter()
         .take(keep)
@@ -423,8 +424,10 @@ fn substitute(name: &Name, dname: &RSet) -> Option<Name> {
     text::name_from_labels(labels).ok()
 }
 
-/// RFC 1034 4.3.2 3b: the delegation's NS (and DS when DO is set).
-fn referral<'z>(cut: &'z Node, dnssec_ok: bool, plan: &mut Plan<'z>) {
+/// RFC 1034 4.3.2 3b: the delegation's NS. The zones served are not
+/// signed, so like Knot DNS and NSD no DS goes with it, even when DO is
+/// set (RFC 4035 3.1.4 asks for DS and its RRSIGs from signed zones).
+fn referral<'z>(cut: &'z Node, plan: &mut Plan<'z>) {
     let Some(ns) = cut.get(t::NS) else {
         return;
     };
@@ -432,12 +435,6 @@ fn referral<'z>(cut: &'z Node, dnssec_ok: bool, plan: &mut Plan<'z>) {
         owner: None,
         set: ns,
     });
-    if dnssec_ok && let Some(ds) = cut.get(t::DS) {
-        plan.authority.push(Part::Set {
-            owner: None,
-            set: ds,
-        });
-    }
     plan.glue_required = ns
         .rdatas
         .iter()

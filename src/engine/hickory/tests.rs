@@ -210,6 +210,15 @@ fn referral_with_glue_and_parent_side_ds() {
         owners(&m.additionals),
         [("ns.sub.example.".into(), RecordType::A)]
     );
+    // No DS in referrals from an unsigned zone, even with DO set.
+    let mut q = query("host.sub.example.", 1, Some(1232));
+    let n = q.len();
+    q[n - 4] = 0x80;
+    let m = ask(&e, &q, Transport::Udp);
+    assert_eq!(
+        owners(&m.authorities),
+        [("sub.example.".into(), RecordType::NS)]
+    );
     // DS at the cut is answered by the parent, authoritatively.
     let m = udp(&e, "sub.example.", 43);
     assert!(m.metadata.authoritative);
@@ -235,6 +244,10 @@ fn dname_synthesis_and_yxdomain() {
             ("ns1.example.".into(), RecordType::A),
         ]
     );
+    // A CNAME question is answered by the synthesised CNAME alone.
+    let m = udp(&e, "nx.d.example.", 5);
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(m.answers.len(), 2);
     // A name that becomes too long after substitution: YXDOMAIN. The
     // DNAME owner is 2 labels, the target 1; grow by using a long target.
     let long = "a".repeat(63);
@@ -564,4 +577,15 @@ fn loads_the_repository_bundles() {
             HickoryEngine::open(&bundle, identity()).unwrap_or_else(|err| panic!("{dir}: {err}"));
         assert!(e.counts().1 > 0);
     }
+}
+
+#[test]
+fn a_wildcard_owner_asked_for_literally() {
+    let zone = format!("{HEAD}*.cn CNAME ns\n*.w A 192.0.2.7\n");
+    let b = TempBundle::new(&[("example.zone", &zone)]);
+    let e = b.open().unwrap();
+    let m = udp(&e, "*.cn.example.", 1);
+    assert_eq!(m.answers.len(), 2, "{m:?}");
+    let m = udp(&e, "*.w.example.", 1);
+    assert_eq!(m.answers.len(), 1, "{m:?}");
 }

@@ -295,6 +295,13 @@ pub fn name_from_labels(labels: Vec<Vec<u8>>) -> Result<Name, String> {
     Name::from_labels(labels).map_err(|e| format!("bad name: {e}"))
 }
 
+/// Labels of a name, the root not counted. (hickory's `num_labels` does
+/// not count a leading `*`, as RRSIG label counts do; lookups need every
+/// label.)
+pub fn label_count(name: &Name) -> usize {
+    name.iter().count()
+}
+
 /// The uncompressed wire form of a name, case kept.
 pub fn wire(name: &Name) -> Vec<u8> {
     let mut out = Vec::with_capacity(name.len() + 2);

@@ -15,6 +15,7 @@ use crate::bundle::BundleError;
 
 use super::master::{Loaded, Rec};
 use super::rdata::{self, code};
+use super::text::label_count;
 
 /// Type numbers the tree and the answer path treat specially.
 pub mod t {
@@ -210,7 +211,7 @@ impl Zone {
         // Data below a DNAME (RFC 6672 2.3), as NSD and kzonecheck refuse.
         for rec in &records {
             let mut name = rec.owner.base_name();
-            while origin.zone_of(&name) && name.num_labels() >= origin.num_labels() {
+            while origin.zone_of(&name) && label_count(&name) >= label_count(&origin) {
                 if let Some(node) = nodes.get(&LowerName::new(&name))
                     && node.get(code::DNAME).is_some()
                 {
@@ -219,7 +220,7 @@ impl Zone {
                         format!("{} is below the DNAME at {name}", rec.owner),
                     ));
                 }
-                if name.num_labels() == 0 {
+                if label_count(&name) == 0 {
                     break;
                 }
                 name = name.base_name();
@@ -230,7 +231,7 @@ impl Zone {
         let owners: Vec<Name> = records.iter().map(|r| r.owner.clone()).collect();
         for owner in owners {
             let mut name = owner.base_name();
-            while name.num_labels() > origin.num_labels() {
+            while label_count(&name) > label_count(&origin) {
                 if let Entry::Vacant(v) = nodes.entry(LowerName::new(&name)) {
                     v.insert(Node::default());
                 }
@@ -262,7 +263,7 @@ impl Zone {
         }
 
         Ok(Zone {
-            origin_labels: usize::from(origin.num_labels()),
+            origin_labels: label_count(&origin),
             origin,
             nodes,
             negative_soa,
