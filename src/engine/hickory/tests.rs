@@ -549,7 +549,7 @@ fn hostile_zone_text_never_panics() {
 #[test]
 fn reload_swaps_zones() {
     let (b, e) = engine();
-    let other = TempBundle::new(&[("example.org.zone", &HEAD.replace("ns A", "ns A"))]);
+    let other = TempBundle::new(&[("example.org.zone", HEAD)]);
     e.reload(&Bundle::open(&other.0).unwrap()).unwrap();
     assert_eq!(
         udp(&e, "www.example.", 1).metadata.response_code,
