@@ -280,14 +280,14 @@ fn generate(entry: &Entry) -> Result<Vec<Entry>, String> {
     }
     let range = String::from_utf8_lossy(&range.raw).to_string();
     let (span, step) = match range.split_once('/') {
-        Some((s, st)) => (s, text::number::<i64>(st.as_bytes(), "step")?),
+        Some((s, st)) => (s, i64::from(text::number::<u32>(st.as_bytes(), "step")?)),
         None => (range.as_str(), 1),
     };
     let (start, stop) = span
         .split_once('-')
         .ok_or("$GENERATE range must be start-stop")?;
-    let start: i64 = text::number(start.as_bytes(), "range start")?;
-    let stop: i64 = text::number(stop.as_bytes(), "range stop")?;
+    let start: i64 = i64::from(text::number::<u32>(start.as_bytes(), "range start")?);
+    let stop: i64 = i64::from(text::number::<u32>(stop.as_bytes(), "range stop")?);
     if step < 1 || stop < start {
         return Err("$GENERATE range is empty or its step is 0".into());
     }
@@ -353,7 +353,7 @@ fn substitute(raw: &[u8], value: i64) -> Result<Vec<u8>, String> {
                             Some(d) => (true, d),
                             None => (false, o.strip_prefix('+').unwrap_or(o)),
                         };
-                        let v: i64 = text::number(digits.as_bytes(), "offset")?;
+                        let v = i64::from(text::number::<u32>(digits.as_bytes(), "offset")?);
                         if neg { -v } else { v }
                     }
                     _ => 0,

@@ -528,6 +528,17 @@ fn bad_zones_name_file_line_and_record() {
         &format!("{HEAD}$GENERATE 0-10000000 h$ A 10.0.0.1\n"),
     )]);
     assert!(m.contains("$GENERATE"), "{m}");
+    for hostile in [
+        "$GENERATE 4294967295-4294967295/4294967295 h$ A 10.0.0.1",
+        "$GENERATE 1-1 h${4294967295,255,X} A 10.0.0.1",
+        "$GENERATE 1-1 h${-4294967295} A 10.0.0.1",
+        "$GENERATE 99999999999999999999-1 h$ A 10.0.0.1",
+        "$GENERATE 2-1 h$ A 10.0.0.1",
+        "$GENERATE 1-2/0 h$ A 10.0.0.1",
+    ] {
+        let b = TempBundle::new(&[("example.zone", &format!("{HEAD}{hostile}\n"))]);
+        let _ = b.open();
+    }
 }
 
 #[test]
