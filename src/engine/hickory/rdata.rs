@@ -202,18 +202,101 @@ fn own_wire(t: u16, w: &mut Words<'_>, origin: &Name) -> Result<Vec<u8>, String>
                 out.extend(s);
             }
         }
-        code::DS => {
+        // RFC 4034 DS and RFC 7344 CDS.
+        code::DS | 59 => {
             out.extend(w.num::<u16>("key tag")?.to_be_bytes());
-            out.push(w.num("algorithm")?);
+            out.push(w.algorithm()?);
             out.push(w.num("digest type")?);
             out.extend(text::hex(w.rest())?);
         }
-        code::DNSKEY => {
+        // RFC 4034 DNSKEY and RFC 7344 CDNSKEY.
+        code::DNSKEY | 60 => {
             out.extend(w.num::<u16>("flags")?.to_be_bytes());
             out.push(w.num("protocol")?);
-            out.push(w.num("algorithm")?);
+            out.push(w.algorithm()?);
             out.extend(text::base64(w.rest())?);
         }
+        // RFC 4034 3.2 RRSIG.
+        46 => {
+            let covered = w.next()?;
+            let covered = record_type(&covered.raw).ok_or_else(|| {
+                format!("unknown type `{}`", String::from_utf8_lossy(&covered.raw))
+            })?;
+            out.extend(covered.to_be_bytes());
+            out.push(w.algorithm()?);
+            out.push(w.num("labels")?);
+            out.extend(w.ttl()?.to_be_bytes());
+            out.extend(w.time()?.to_be_bytes());
+            out.extend(w.time()?.to_be_bytes());
+            out.extend(w.num::<u16>("key tag")?.to_be_bytes());
+            out.extend(text::wire(&w.name(origin)?));
+            out.extend(text::base64(w.rest())?);
+        }
+        // RFC 4034 4.2 NSEC.
+        47 => {
+            out.extend(text::wire(&w.name(origin)?));
+            out.extend(type_bitmap(w.rest())?);
+        }
+        // RFC 5155 3.3 NSEC3.
+        50 => {
+            out.push(w.num("hash algorithm")?);
+            out.push(w.num("flags")?);
+            out.extend(w.num::<u16>("iterations")?.to_be_bytes());
+            out.extend(salt(w.next()?)?);
+            let hash = base32hex(&w.next()?.raw)?;
+            if hash.is_empty() || hash.len() > 255 {
+                return Err("bad NSEC3 next hashed owner".into());
+            }
+            out.push(hash.len() as u8);
+            out.extend(hash);
+            out.extend(type_bitmap(w.rest())?);
+        }
+        // RFC 5155 4.3 NSEC3PARAM.
+        51 => {
+            out.push(w.num("hash algorithm")?);
+            out.push(w.num("flags")?);
+            out.extend(w.num::<u16>("iterations")?.to_be_bytes());
+            out.extend(salt(w.next()?)?);
+        }
+        // RFC 7477 CSYNC.
+        62 => {
+            out.extend(w.num::<u32>("serial")?.to_be_bytes());
+            out.extend(w.num::<u16>("flags")?.to_be_bytes());
+            out.extend(type_bitmap(w.rest())?);
+        }
+        // RFC 8976 ZONEMD.
+        63 => {
+            out.extend(w.num::<u32>("serial")?.to_be_bytes());
+            out.push(w.num("scheme")?);
+            out.push(w.num("hash algorithm")?);
+            out.extend(text::hex(w.rest())?);
+        }
+        // RFC 7929 OPENPGPKEY and RFC 4701 DHCID: base64 only.
+        61 | 49 => out.extend(text::base64(w.rest())?),
+        // RFC 8162 SMIMEA: as TLSA.
+        53 => {
+            out.push(w.num("usage")?);
+            out.push(w.num("selector")?);
+            out.push(w.num("matching type")?);
+            out.extend(text::hex(w.rest())?);
+        }
+        // RFC 7043 EUI48 and EUI64: hex pairs joined by `-`.
+        108 | 109 => {
+            let raw = &w.next()?.raw;
+            let want = if t == 108 { 6 } else { 8 };
+            let parts: Vec<&[u8]> = raw.split(|&b| b == b'-').collect();
+            if parts.len() != want || parts.iter().any(|p| p.len() != 2) {
+                return Err("bad EUI address".into());
+            }
+            for p in parts {
+                out.extend(text::hex(&[Token {
+                    raw: p.to_vec(),
+                    quoted: false,
+                }])?);
+            }
+        }
+        // RFC 1876 LOC.
+        29 => out.extend(loc(w.rest())?),
         code::SSHFP => {
             out.push(w.num("algorithm")?);
             out.push(w.num("fingerprint type")?);
@@ -388,6 +471,72 @@ impl<'a> Words<'a> {
             })
     }
 
+    /// A DNSSEC algorithm number or mnemonic (RFC 4034 A.1, RFC 8624).
+    fn algorithm(&mut self) -> Result<u8, String> {
+        let raw = &self.next()?.raw;
+        if raw.first().is_some_and(u8::is_ascii_digit) {
+            return text::number(raw, "algorithm");
+        }
+        const NAMES: &[(&str, u8)] = &[
+            ("RSAMD5", 1),
+            ("DH", 2),
+            ("DSA", 3),
+            ("RSASHA1", 5),
+            ("DSA-NSEC3-SHA1", 6),
+            ("RSASHA1-NSEC3-SHA1", 7),
+            ("RSASHA256", 8),
+            ("RSASHA512", 10),
+            ("ECC-GOST", 12),
+            ("ECDSAP256SHA256", 13),
+            ("ECDSAP384SHA384", 14),
+            ("ED25519", 15),
+            ("ED448", 16),
+            ("INDIRECT", 252),
+            ("PRIVATEDNS", 253),
+            ("PRIVATEOID", 254),
+        ];
+        let word = String::from_utf8_lossy(raw).to_ascii_uppercase();
+        NAMES
+            .iter()
+            .find(|(n, _)| *n == word)
+            .map(|&(_, v)| v)
+            .ok_or_else(|| format!("unknown algorithm `{word}`"))
+    }
+
+    /// An RRSIG time: `YYYYMMDDHHmmSS` (UTC) or seconds since the epoch.
+    fn time(&mut self) -> Result<u32, String> {
+        let raw = &self.next()?.raw;
+        if raw.len() != 14 {
+            return text::number(raw, "time");
+        }
+        let n = |a: usize, b: usize| text::number::<u64>(&raw[a..b], "time");
+        let (y, mo, d, h, mi, sec) = (
+            n(0, 4)?,
+            n(4, 6)?,
+            n(6, 8)?,
+            n(8, 10)?,
+            n(10, 12)?,
+            n(12, 14)?,
+        );
+        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+            return Err("bad time".into());
+        }
+        // Days from 1970-01-01 to the date (proleptic Gregorian).
+        let (yy, mm) = if mo <= 2 {
+            (y - 1, mo + 9)
+        } else {
+            (y, mo - 3)
+        };
+        let era = yy / 400;
+        let yoe = yy - era * 400;
+        let doy = (153 * mm + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = (era * 146_097 + doe) as i64 - 719_468;
+        let secs = days * 86_400 + (h * 3600 + mi * 60 + sec) as i64;
+        // RFC 4034 3.1.5: serial number arithmetic, modulo 2^32.
+        Ok(secs.rem_euclid(1 << 32) as u32)
+    }
+
     fn string(&mut self) -> Result<Vec<u8>, String> {
         text::char_string(&self.next()?.raw)
     }
@@ -402,6 +551,180 @@ impl<'a> Words<'a> {
     }
 }
 
+/// RFC 4034 4.1.2: the type bitmap of NSEC, NSEC3 and CSYNC, from type
+/// mnemonics.
+fn type_bitmap(words: &[Token]) -> Result<Vec<u8>, String> {
+    let mut types = Vec::with_capacity(words.len());
+    for w in words {
+        types.push(record_type(&w.raw).ok_or_else(|| {
+            format!(
+                "unknown type `{}` in a type bitmap",
+                String::from_utf8_lossy(&w.raw)
+            )
+        })?);
+    }
+    types.sort_unstable();
+    types.dedup();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < types.len() {
+        let window = (types[i] >> 8) as u8;
+        let mut bits = [0u8; 32];
+        let mut len = 0;
+        while i < types.len() && (types[i] >> 8) as u8 == window {
+            let low = (types[i] & 0xFF) as usize;
+            bits[low / 8] |= 0x80 >> (low % 8);
+            len = low / 8 + 1;
+            i += 1;
+        }
+        out.push(window);
+        out.push(len as u8);
+        out.extend_from_slice(&bits[..len]);
+    }
+    Ok(out)
+}
+
+/// RFC 5155 3.3: a salt in hex, or `-` for none, with its length octet.
+fn salt(word: &Token) -> Result<Vec<u8>, String> {
+    let bytes = if word.raw == b"-" {
+        Vec::new()
+    } else {
+        text::hex(std::slice::from_ref(word))?
+    };
+    if bytes.len() > 255 {
+        return Err("salt longer than 255 octets".into());
+    }
+    let mut out = vec![bytes.len() as u8];
+    out.extend(bytes);
+    Ok(out)
+}
+
+/// RFC 4648 7: base32 with the extended hex alphabet, no padding.
+fn base32hex(raw: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(raw.len() * 5 / 8);
+    let mut acc: u64 = 0;
+    let mut bits = 0;
+    for &c in raw {
+        let v = match c.to_ascii_uppercase() {
+            b'0'..=b'9' => c - b'0',
+            c @ b'A'..=b'V' => c - b'A' + 10,
+            _ => return Err("bad base32hex digit".into()),
+        };
+        acc = acc << 5 | u64::from(v);
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Ok(out)
+}
+
+/// RFC 1876 section 3: LOC in presentation form.
+fn loc(words: &[Token]) -> Result<Vec<u8>, String> {
+    let bad = || "bad LOC RDATA".to_string();
+    let texts: Vec<String> = words
+        .iter()
+        .map(|w| String::from_utf8_lossy(&w.raw).into_owned())
+        .collect();
+    let mut i = 0;
+    // One coordinate: degrees [minutes [seconds]] hemisphere.
+    let mut coordinate = |pos: char, neg: char, max_deg: u64| -> Result<u32, String> {
+        let mut parts: Vec<String> = Vec::new();
+        while let Some(t) = texts.get(i) {
+            i += 1;
+            let up = t.to_ascii_uppercase();
+            if up.len() == 1 && (up.starts_with(pos) || up.starts_with(neg)) {
+                if parts.is_empty() || parts.len() > 3 {
+                    return Err(bad());
+                }
+                let deg: u64 = text::number(parts[0].as_bytes(), "degrees")?;
+                let min: u64 = match parts.get(1) {
+                    Some(m) => text::number(m.as_bytes(), "minutes")?,
+                    None => 0,
+                };
+                let ms = match parts.get(2) {
+                    Some(s) => decimal(s, 3).ok_or_else(bad)?,
+                    None => 0,
+                };
+                if deg > max_deg || min > 59 || ms > 59_999 {
+                    return Err(bad());
+                }
+                let value = (deg * 3600 + min * 60) * 1000 + ms;
+                let value = i64::try_from(value).map_err(|_| bad())?;
+                let signed = if up.starts_with(neg) { -value } else { value };
+                return Ok((signed + (1i64 << 31)) as u32);
+            }
+            parts.push(t.clone());
+        }
+        Err(bad())
+    };
+    let lat = coordinate('N', 'S', 90)?;
+    let lon = coordinate('E', 'W', 180)?;
+    let rest = texts.get(i..).unwrap_or_default();
+    let metres = |s: &str| -> Option<i64> {
+        let s = s.strip_suffix(['m', 'M']).unwrap_or(s);
+        let (neg, digits) = match s.strip_prefix('-') {
+            Some(d) => (true, d),
+            None => (false, s),
+        };
+        let cm = decimal(digits, 2)? as i64;
+        Some(if neg { -cm } else { cm })
+    };
+    let alt_cm = metres(rest.first().ok_or_else(bad)?).ok_or_else(bad)?;
+    let alt = alt_cm + 10_000_000;
+    if !(0..=i64::from(u32::MAX)).contains(&alt) {
+        return Err(bad());
+    }
+    // Size and precisions: centimetres as mantissa and exponent.
+    let precision = |s: Option<&String>, default_cm: i64| -> Result<u8, String> {
+        let cm = match s {
+            Some(s) => metres(s).ok_or_else(bad)?,
+            None => default_cm,
+        };
+        if cm < 0 {
+            return Err(bad());
+        }
+        let mut exp = 0u8;
+        let mut mant = cm;
+        while mant > 9 {
+            if exp == 9 {
+                return Err(bad());
+            }
+            mant /= 10;
+            exp += 1;
+        }
+        Ok((mant as u8) << 4 | exp)
+    };
+    if rest.len() > 4 {
+        return Err(bad());
+    }
+    let size = precision(rest.get(1), 100)?;
+    let hp = precision(rest.get(2), 1_000_000)?;
+    let vp = precision(rest.get(3), 1_000)?;
+    let mut out = vec![0, size, hp, vp];
+    out.extend(lat.to_be_bytes());
+    out.extend(lon.to_be_bytes());
+    out.extend((alt as u32).to_be_bytes());
+    Ok(out)
+}
+
+/// A non-negative decimal with at most `places` fraction digits, scaled by
+/// 10^places.
+fn decimal(s: &str, places: u32) -> Option<u64> {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if int.is_empty() || frac.len() > places as usize || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let int: u64 = text::number(int.as_bytes(), "number").ok()?;
+    let mut f: u64 = 0;
+    for (k, d) in frac.bytes().enumerate() {
+        f += u64::from(d - b'0') * 10u64.pow(places - 1 - k as u32);
+    }
+    int.checked_mul(10u64.pow(places))?.checked_add(f)
+}
+
 /// SvcParamKey names of RFC 9460 14.3.2.
 const SVC_KEYS: &[(&str, u16)] = &[
     ("mandatory", 0),
@@ -411,6 +734,8 @@ const SVC_KEYS: &[(&str, u16)] = &[
     ("ipv4hint", 4),
     ("ech", 5),
     ("ipv6hint", 6),
+    ("dohpath", 7),
+    ("ohttp", 8),
 ];
 
 /// A SvcParamKey by name or as `keyNNNNN`.
@@ -487,8 +812,8 @@ fn svc_params(words: &[Token]) -> Result<Vec<u8>, String> {
         let k = svc_key(&key)?;
         let mut data = Vec::new();
         match (k, value) {
-            (2, None) => {}
-            (2, Some(_)) => return Err("no-default-alpn takes no value".into()),
+            (2 | 8, None) => {}
+            (2 | 8, Some(_)) => return Err(format!("SvcParamKey {k} takes no value")),
             (_, None) if k <= 6 => {
                 return Err(format!(
                     "SvcParam `{}` needs a value",
@@ -605,6 +930,51 @@ mod tests {
             rd("NAPTR", "1 2 \"u\" \"E2U+sip\" \"\" .").unwrap(),
             b"\x00\x01\x00\x02\x01u\x07E2U+sip\x00\x00"
         );
+    }
+
+    #[test]
+    fn dnssec_types_and_loc() {
+        assert_eq!(rd("DS", "1 RSASHA256 2 00").unwrap(), [0, 1, 8, 2, 0]);
+        assert_eq!(
+            rd("NSEC", "host.example. A MX RRSIG NSEC TYPE1234").unwrap(),
+            [
+                b"\x04host\x07example\x00".as_slice(),
+                &[0, 6, 0x40, 0x01, 0, 0, 0, 0x03],
+                &[4, 27],
+                &[0; 26],
+                &[0x20],
+            ]
+            .concat()
+        );
+        let sig = rd(
+            "RRSIG",
+            "A 8 2 300 20240101000000 1704067200 1 example. AQID",
+        )
+        .unwrap();
+        assert_eq!(&sig[..4], &[0, 1, 8, 2]);
+        assert_eq!(&sig[8..12], &1_704_067_200u32.to_be_bytes());
+        assert_eq!(&sig[12..16], &1_704_067_200u32.to_be_bytes());
+        assert_eq!(
+            rd("NSEC3PARAM", "1 0 10 aabb").unwrap(),
+            [1, 0, 0, 10, 2, 0xaa, 0xbb]
+        );
+        let n3 = rd("NSEC3", "1 1 0 - 0P9MHAVEQVM6T7VBL5LOP2U3T2RP3TOM A").unwrap();
+        assert_eq!(&n3[..6], &[1, 1, 0, 0, 0, 20]);
+        assert_eq!(
+            rd("EUI48", "00-00-5e-00-53-2a").unwrap(),
+            [0, 0, 0x5e, 0, 0x53, 0x2a]
+        );
+        // RFC 1876 example values.
+        let l = rd("LOC", "42 21 54 N 71 06 18 W -24m 30m").unwrap();
+        assert_eq!(
+            l,
+            [
+                0x00, 0x33, 0x16, 0x13, 0x89, 0x17, 0x2d, 0xd0, 0x70, 0xbe, 0x15, 0xf0, 0x00, 0x98,
+                0x8d, 0x20
+            ]
+        );
+        assert!(rd("LOC", "91 N 0 E 0").is_err());
+        assert_eq!(rd("OPENPGPKEY", "AQID").unwrap(), [1, 2, 3]);
     }
 
     #[test]
