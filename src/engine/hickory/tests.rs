@@ -600,3 +600,84 @@ fn a_wildcard_owner_asked_for_literally() {
     let m = udp(&e, "*.w.example.", 1);
     assert_eq!(m.answers.len(), 1, "{m:?}");
 }
+
+/// RDATA wire forms of `testdata/knot-3.2.6-types.zone` as Knot DNS 3.2.6
+/// serves them (`dig +unknownformat`), for every type with a presentation
+/// parser here.
+const KNOT_WIRE: &[(&str, &str)] = &[
+    ("afsdb", "000103616673076578616D706C6503636F6D00"),
+    (
+        "caa",
+        "0005697373756563612E6578616D706C652E6E65743B206163636F756E743D313233",
+    ),
+    ("caa", "8003746273556E6B6E6F776E"),
+    ("csync", "000000420003000460000008"),
+    (
+        "dhcid",
+        "000201636FC0B8271C82825BB1AC5C41CF5351AA69B4FEBD94E8F17CDB95000DA48C40",
+    ),
+    ("eui", "00005E00532A"),
+    ("eui64", "00005EEF1000002A"),
+    ("hinfo", "0650445020313104554E4958"),
+    ("https", "000003777777076578616D706C65036E657400"),
+    (
+        "https2",
+        "0001000001000302683300020000000500030102030006001020010DB8000000000000000000000001FDE80003616263",
+    ),
+    ("key", "0101030D010203040506070809"),
+    ("loc", "0033132289172FC470BE15F000988CEE"),
+    ("loc2", "001216138B28720080DBBA0000989680"),
+    ("n3p", "0100000C04AABBCCDD"),
+    (
+        "naptr",
+        "0064000A0153075349502B4432551B215E2E2A24217369703A696E666F406578616D706C652E636F6D2100",
+    ),
+    (
+        "nsec",
+        "04686F7374076578616D706C6503636F6D000006400100000003041B000000000000000000000000000000000000000000000000000020",
+    ),
+    ("openpgp", "0102030405"),
+    ("rp", "0168076578616D706C6503636F6D0000"),
+    (
+        "sig",
+        "000108020000012C65920080656922003039076578616D706C6503636F6D00010203040506",
+    ),
+    ("spf", "0B763D73706631202D616C6C0178"),
+    ("sshfp", "01010123456789ABCDEF0123456789ABCDEF01234567"),
+    (
+        "svc",
+        "00010473766332076578616D706C65036E6574000000000400010003000100060268320268330003000220FB00040008C0000201C0000202",
+    ),
+    ("tlsa", "0301010123456789ABCDEF"),
+    ("txt", "03612262015C02FF00"),
+    (
+        "uri",
+        "000A000168747470733A2F2F6578616D706C652E636F6D2F70617468",
+    ),
+    (
+        "zmd",
+        "7848B78C0101FEBE3D4CE2EC2FFA4BA99D46CD69D6D29711E55217057BEE7EB1A7B641A47BA7FED2DD5B97AE499FAFA4F22C6BD647DE",
+    ),
+];
+
+#[test]
+fn rdata_matches_knot_wire_forms() {
+    let text = include_str!("testdata/knot-3.2.6-types.zone");
+    let b = TempBundle::new(&[("example.com.zone", text)]);
+    let bundle = Bundle::open(&b.0).unwrap();
+    let loaded = super::master::read_zone(&bundle, &bundle.zones()[0]).unwrap();
+    let mut mine = Vec::new();
+    for r in &loaded.records {
+        let w = super::rdata::to_wire(&r.rdata).unwrap();
+        let hex: String = w.iter().map(|b| format!("{b:02X}")).collect();
+        let first = String::from_utf8_lossy(r.owner.iter().next().unwrap_or_default()).into_owned();
+        mine.push((first, hex));
+    }
+    for (owner, hex) in KNOT_WIRE {
+        assert!(
+            mine.iter().any(|(o, h)| o == owner && h == hex),
+            "{owner}: Knot has {hex}, here {:?}",
+            mine.iter().filter(|(o, _)| o == owner).collect::<Vec<_>>()
+        );
+    }
+}
