@@ -1,2 +1,19 @@
-//! The `stripedns` binary.
-fn main() {}
+//! The `stripedns` binary: parses the command line and runs the subcommand,
+//! printing any error as `stripedns: <error>` and exiting with status 1.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use stripedns::cli::{Cli, run};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stripedns: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,727 @@
 //! Sockets: UDP and TCP listeners that hand raw queries to an engine.
+//!
+//! This is the shared layer both stripes run, so it only moves bytes: every
+//! query goes to [`Engine::answer`] unchanged and whatever the engine wrote
+//! goes back. It holds no DNS knowledge beyond the two-octet TCP framing.
+//!
+//! # Design
+//!
+//! - **UDP**: for every listen address, one `SO_REUSEPORT` socket per worker
+//!   thread. Each thread runs `udp_loop`: receive, answer, send, reusing
+//!   the same two buffers, so a query costs no allocation. A short read
+//!   timeout lets the thread see shutdown. `udp_loop` is the one place that
+//!   touches datagrams, so batching (`recvmmsg`/`sendmmsg`) can replace it
+//!   without changing anything else.
+//! - **TCP** (RFC 7766, RFC 1035 4.2.2): one tokio task per listener accepts
+//!   connections while a [`Semaphore`] permit is available, and one task per
+//!   connection reads length-prefixed queries and answers them in order
+//!   (pipelined queries included). The engine is synchronous and fast, so it
+//!   is called inline. A whole message must arrive within the idle timeout,
+//!   which closes idle and slow-loris connections alike; a write that cannot
+//!   finish within the write timeout closes the connection too.
+//! - **Shutdown**: [`Server::run`] takes a future that resolves on
+//!   SIGTERM/SIGINT (see [`shutdown_signal`]). It then raises a flag the UDP
+//!   threads poll and a `watch` channel every TCP task selects on, and waits
+//!   for the listeners and threads to finish.
+//!
+//! All sockets are bound by [`Server::bind`] before anything is served, so
+//! an address that cannot be bound fails the whole server with an error
+//! naming it.
+
+use std::future::Future;
+use std::io;
+use std::net::{SocketAddr, TcpListener as StdTcpListener, UdpSocket};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use thiserror::Error;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tracing::{debug, error, info, warn};
+
+use crate::engine::{Engine, Outcome, Transport};
+
+/// The largest UDP datagram we accept (the IPv4/IPv6 payload limit).
+pub const UDP_RECV_BUFFER: usize = 65_535;
+
+/// How often a UDP worker that receives nothing looks at the shutdown flag.
+const UDP_POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// The listen backlog of TCP listeners.
+const TCP_BACKLOG: i32 = 1024;
+
+/// The smallest DNS message: a bare 12-octet header.
+const DNS_HEADER_LEN: usize = 12;
+
+/// How the server listens and what it bounds.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The addresses answered on, each with UDP and TCP.
+    pub listen: Vec<SocketAddr>,
+    /// UDP sockets (and threads) per listen address; spreads load over cores.
+    pub udp_workers: usize,
+    /// How long a TCP connection may wait for its next whole query before it
+    /// is closed (RFC 7766 6.2.3); also ends slow-loris clients.
+    pub tcp_idle_timeout: Duration,
+    /// How long writing one TCP answer may take before the connection is
+    /// closed, so a client that never reads cannot hold a connection.
+    pub tcp_write_timeout: Duration,
+    /// Open TCP connections allowed at once, over all listen addresses, so
+    /// many clients cannot exhaust file descriptors or memory.
+    pub tcp_max_connections: usize,
+}
+
+impl ServerConfig {
+    /// A configuration for `listen` with the default limits: one UDP worker
+    /// per core, 10 s idle timeout, 10 s write timeout, 1024 connections.
+    pub fn new(listen: Vec<SocketAddr>) -> ServerConfig {
+        ServerConfig {
+            listen,
+            udp_workers: default_udp_workers(),
+            tcp_idle_timeout: Duration::from_secs(10),
+            tcp_write_timeout: Duration::from_secs(10),
+            tcp_max_connections: 1024,
+        }
+    }
+}
+
+/// The number of cores, at least 1: the default count of UDP workers.
+pub fn default_udp_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Why the server could not start.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    /// A socket could not be created, configured or bound.
+    #[error("cannot listen on {proto} {addr}: {source}")]
+    Bind {
+        /// `UDP` or `TCP`.
+        proto: &'static str,
+        /// The address that failed.
+        addr: SocketAddr,
+        /// The operating system's error (address in use, not available...).
+        source: io::Error,
+    },
+    /// The configuration lists no listen address.
+    #[error("no listen address given")]
+    NoListen,
+}
+
+/// All sockets of a server, bound and ready to serve.
+#[derive(Debug)]
+pub struct Server {
+    /// The engine every query goes to.
+    engine: Arc<dyn Engine>,
+    /// Limits and timeouts.
+    config: ServerConfig,
+    /// One socket per (listen address, worker), each served by one thread.
+    udp: Vec<(SocketAddr, UdpSocket)>,
+    /// One listener per listen address.
+    tcp: Vec<(SocketAddr, StdTcpListener)>,
+}
+
+impl Server {
+    /// Bind every socket of `config`. Nothing is served yet; an address that
+    /// cannot be bound gives an error naming it.
+    pub fn bind(config: ServerConfig, engine: Arc<dyn Engine>) -> Result<Server, ServerError> {
+        if config.listen.is_empty() {
+            return Err(ServerError::NoListen);
+        }
+        let workers = config.udp_workers.max(1);
+        let mut udp = Vec::new();
+        let mut tcp = Vec::new();
+        for &addr in &config.listen {
+            // TCP first: with port 0 it picks the port the UDP sockets share.
+            let listener = bind_tcp(addr).map_err(|source| ServerError::Bind {
+                proto: "TCP",
+                addr,
+                source,
+            })?;
+            let local = listener.local_addr().map_err(|source| ServerError::Bind {
+                proto: "TCP",
+                addr,
+                source,
+            })?;
+            for _ in 0..workers {
+                let socket = bind_udp(local).map_err(|source| ServerError::Bind {
+                    proto: "UDP",
+                    addr: local,
+                    source,
+                })?;
+                udp.push((local, socket));
+            }
+            tcp.push((local, listener));
+        }
+        Ok(Server {
+            engine,
+            config,
+            udp,
+            tcp,
+        })
+    }
+
+    /// The bound addresses, in the order of the configuration (with any
+    /// port 0 replaced by the port chosen).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.tcp.iter().map(|(a, _)| *a).collect()
+    }
+
+    /// Serve until `shutdown` resolves, then stop accepting, end every loop
+    /// and return. Must be called inside a tokio runtime.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        let Server {
+            engine,
+            config,
+            udp,
+            tcp,
+        } = self;
+        // Tests and scripts read the bound port from this line when they
+        // listen on port 0; keep its wording.
+        for (addr, _) in &tcp {
+            info!(engine = %engine.kind(), "listening on {addr} (UDP and TCP)");
+        }
+        let mut loops = Loops::new();
+        let started = loops.start(&engine, &config, udp, tcp);
+        if started.is_ok() {
+            info!(
+                udp_workers = config.udp_workers.max(1),
+                tcp_max_connections = config.tcp_max_connections,
+                tcp_idle_timeout = ?config.tcp_idle_timeout,
+                "serving"
+            );
+            shutdown.await;
+            info!("shutting down");
+        }
+        // Also after a failed start: the loops already running must end.
+        loops.stop().await;
+        info!("stopped");
+        started
+    }
+}
+
+/// The running loops of a server and the means to stop them all.
+#[derive(Debug)]
+struct Loops {
+    /// Raised on shutdown; UDP threads poll it between receives.
+    stop: Arc<AtomicBool>,
+    /// Set to `true` on shutdown; every TCP task selects on a receiver.
+    stop_tx: watch::Sender<bool>,
+    /// The UDP threads, joined on shutdown.
+    threads: Vec<JoinHandle<()>>,
+    /// The TCP accept tasks, awaited on shutdown.
+    listeners: JoinSet<()>,
+}
+
+impl Loops {
+    /// No loops yet.
+    fn new() -> Loops {
+        Loops {
+            stop: Arc::new(AtomicBool::new(false)),
+            stop_tx: watch::channel(false).0,
+            threads: Vec::new(),
+            listeners: JoinSet::new(),
+        }
+    }
+
+    /// Spawn one thread per UDP socket and one accept task per TCP
+    /// listener. On error the loops already started keep running until
+    /// [`Loops::stop`].
+    fn start(
+        &mut self,
+        engine: &Arc<dyn Engine>,
+        config: &ServerConfig,
+        udp: Vec<(SocketAddr, UdpSocket)>,
+        tcp: Vec<(SocketAddr, StdTcpListener)>,
+    ) -> io::Result<()> {
+        for (i, (addr, socket)) in udp.into_iter().enumerate() {
+            let engine = Arc::clone(engine);
+            let stop = Arc::clone(&self.stop);
+            let handle = std::thread::Builder::new()
+                .name(format!("udp-{i}"))
+                .spawn(move || udp_loop(&socket, addr, engine.as_ref(), &stop))?;
+            self.threads.push(handle);
+        }
+        let limits = Arc::new(TcpLimits {
+            connections: Arc::new(Semaphore::new(config.tcp_max_connections.max(1))),
+            idle_timeout: config.tcp_idle_timeout,
+            write_timeout: config.tcp_write_timeout,
+        });
+        for (addr, std_listener) in tcp {
+            std_listener.set_nonblocking(true)?;
+            let listener = TcpListener::from_std(std_listener)?;
+            self.listeners.spawn(tcp_accept_loop(
+                listener,
+                addr,
+                Arc::clone(engine),
+                Arc::clone(&limits),
+                self.stop_tx.subscribe(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Tell every loop to end and wait for the UDP threads and the accept
+    /// tasks. Connection tasks see the same signal and close on their own.
+    async fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.stop_tx.send_replace(true);
+        while self.listeners.join_next().await.is_some() {}
+        let threads = std::mem::take(&mut self.threads);
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
+    }
+}
+
+/// Resolves on the first SIGTERM or SIGINT. Installs the handlers when
+/// called, so call it before serving and await the result later.
+pub fn shutdown_signal() -> io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => info!("SIGTERM received"),
+            _ = int.recv() => info!("SIGINT received"),
+        }
+    })
+}
+
+/// A UDP socket with `SO_REUSEADDR` and `SO_REUSEPORT`, so one socket per
+/// worker can share the address and the kernel spreads queries over them.
+fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    let socket: UdpSocket = socket.into();
+    socket.set_read_timeout(Some(UDP_POLL_INTERVAL))?;
+    Ok(socket)
+}
+
+/// A TCP listener with `SO_REUSEADDR` (a restart need not wait out
+/// TIME_WAIT) and no `SO_REUSEPORT`, so a second server cannot share it.
+fn bind_tcp(addr: SocketAddr) -> io::Result<StdTcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(TCP_BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// Call the engine, turning a panic (a broken promise of the engine) into a
+/// dropped query so that one packet cannot end a loop.
+fn answer_guarded(
+    engine: &dyn Engine,
+    query: &[u8],
+    transport: Transport,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    match catch_unwind(AssertUnwindSafe(|| engine.answer(query, transport, out))) {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            error!(
+                engine = %engine.kind(),
+                len = query.len(),
+                ?transport,
+                "engine panicked on a query; dropped it"
+            );
+            out.clear();
+            Outcome::Drop
+        }
+    }
+}
+
+/// One UDP worker: receive, answer, send, until `stop` is raised. The two
+/// buffers live as long as the loop, so a query allocates nothing (the
+/// engine's `out` keeps its capacity between queries).
+fn udp_loop(socket: &UdpSocket, addr: SocketAddr, engine: &dyn Engine, stop: &AtomicBool) {
+    let mut query = vec![0u8; UDP_RECV_BUFFER];
+    let mut out = Vec::with_capacity(UDP_RECV_BUFFER);
+    debug!(%addr, "UDP worker started");
+    while !stop.load(Ordering::Relaxed) {
+        let (len, peer) = match socket.recv_from(&mut query) {
+            Ok(r) => r,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                // Errors such as ICMP reports for earlier sends are not
+                // fatal; the pause keeps a persistent error from spinning.
+                debug!(%addr, error = %e, "UDP receive failed");
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+        };
+        if answer_guarded(engine, &query[..len], Transport::Udp, &mut out) == Outcome::Reply
+            && let Err(e) = socket.send_to(&out, peer)
+        {
+            debug!(%addr, %peer, error = %e, "UDP send failed");
+        }
+    }
+    debug!(%addr, "UDP worker stopped");
+}
+
+/// What every TCP connection of a server shares.
+#[derive(Debug)]
+struct TcpLimits {
+    /// One permit per open connection; accepting waits for a free permit.
+    connections: Arc<Semaphore>,
+    /// Time allowed for the next whole query to arrive.
+    idle_timeout: Duration,
+    /// Time allowed for writing the answers to a batch of queries.
+    write_timeout: Duration,
+}
+
+/// Accept connections on one listener while permits last, until shutdown.
+async fn tcp_accept_loop(
+    listener: TcpListener,
+    addr: SocketAddr,
+    engine: Arc<dyn Engine>,
+    limits: Arc<TcpLimits>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        // Wait for a permit before accepting: extra clients wait in the
+        // kernel's backlog instead of holding a descriptor here.
+        let permit = tokio::select! {
+            p = Arc::clone(&limits.connections).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+            _ = stop.changed() => return,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(r) => r,
+                Err(e) => {
+                    // Out of descriptors and the like: back off, keep going.
+                    warn!(%addr, error = %e, "TCP accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        // Answers are flushed once per batch of queries; send them now.
+        let _ = stream.set_nodelay(true);
+        let engine = Arc::clone(&engine);
+        let limits = Arc::clone(&limits);
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            match tcp_connection(stream, engine.as_ref(), &limits, stop).await {
+                Ok(()) => debug!(%peer, "TCP connection closed"),
+                Err(e) => debug!(%peer, error = %e, "TCP connection ended"),
+            }
+        });
+    }
+}
+
+/// Why a TCP connection ended early.
+#[derive(Debug, Error)]
+enum ConnectionEnd {
+    /// No whole query arrived within the idle timeout.
+    #[error("idle timeout")]
+    Idle,
+    /// Answers could not be written within the write timeout.
+    #[error("write timeout")]
+    WriteTimeout,
+    /// A frame too short to hold a DNS header (zero length included).
+    #[error("frame of {0} octets is too short")]
+    ShortFrame(usize),
+    /// The engine produced more than a TCP frame can carry.
+    #[error("answer of {0} octets does not fit a TCP frame")]
+    AnswerTooLong(usize),
+    /// The server is shutting down.
+    #[error("shutdown")]
+    Shutdown,
+    /// The socket failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Serve one TCP connection: read length-prefixed queries and answer each
+/// in order, until the client closes, the idle timeout passes, a frame is
+/// bad, or shutdown.
+async fn tcp_connection(
+    stream: TcpStream,
+    engine: &dyn Engine,
+    limits: &TcpLimits,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), ConnectionEnd> {
+    let (rd, wr) = stream.into_split();
+    let mut reader = BufReader::with_capacity(16 * 1024, rd);
+    let mut writer = BufWriter::with_capacity(16 * 1024, wr);
+    // Grows to the largest query seen on this connection, not beyond.
+    let mut query = Vec::new();
+    let mut out = Vec::with_capacity(4096);
+    loop {
+        // The whole message (length and body) must arrive within the idle
+        // timeout: one deadline, not one per read, so trickling bytes does
+        // not keep a connection open.
+        let read = async {
+            let mut len = [0u8; 2];
+            match reader.read_exact(&mut len).await {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+                Err(e) => return Err(e),
+            }
+            let len = usize::from(u16::from_be_bytes(len));
+            if len < DNS_HEADER_LEN {
+                return Ok(Some(Err(len)));
+            }
+            if query.len() < len {
+                query.resize(len, 0);
+            }
+            reader.read_exact(&mut query[..len]).await?;
+            Ok(Some(Ok(len)))
+        };
+        let len = tokio::select! {
+            r = tokio::time::timeout(limits.idle_timeout, read) => match r {
+                Err(_) => return Err(ConnectionEnd::Idle),
+                Ok(Err(e)) => return Err(e.into()),
+                Ok(Ok(None)) => return Ok(()),
+                Ok(Ok(Some(Err(short)))) => return Err(ConnectionEnd::ShortFrame(short)),
+                Ok(Ok(Some(Ok(len)))) => len,
+            },
+            _ = stop.changed() => return Err(ConnectionEnd::Shutdown),
+        };
+
+        if answer_guarded(engine, &query[..len], Transport::Tcp, &mut out) == Outcome::Reply {
+            let Ok(frame_len) = u16::try_from(out.len()) else {
+                return Err(ConnectionEnd::AnswerTooLong(out.len()));
+            };
+            write_bounded(&mut writer, &frame_len.to_be_bytes(), limits).await?;
+            write_bounded(&mut writer, &out, limits).await?;
+        }
+        // Answers to pipelined queries already received go out together;
+        // flush as soon as the next query is not complete yet, or the client
+        // could wait for this answer while we wait for its next query.
+        if !holds_whole_frame(reader.buffer()) {
+            match tokio::time::timeout(limits.write_timeout, writer.flush()).await {
+                Err(_) => return Err(ConnectionEnd::WriteTimeout),
+                Ok(r) => r?,
+            }
+        }
+    }
+}
+
+/// True when `buf` starts with a whole length-prefixed frame.
+fn holds_whole_frame(buf: &[u8]) -> bool {
+    match buf {
+        [hi, lo, rest @ ..] => rest.len() >= usize::from(u16::from_be_bytes([*hi, *lo])),
+        _ => false,
+    }
+}
+
+/// Write `bytes` into the buffered writer within the write timeout.
+async fn write_bounded<W: tokio::io::AsyncWrite + Unpin>(
+    writer: &mut W,
+    bytes: &[u8],
+    limits: &TcpLimits,
+) -> Result<(), ConnectionEnd> {
+    match tokio::time::timeout(limits.write_timeout, writer.write_all(bytes)).await {
+        Err(_) => Err(ConnectionEnd::WriteTimeout),
+        Ok(r) => Ok(r?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_frame_detection() {
+        assert!(!holds_whole_frame(&[]));
+        assert!(!holds_whole_frame(&[0]));
+        assert!(holds_whole_frame(&[0, 0]));
+        assert!(!holds_whole_frame(&[0, 3, 1, 2]));
+        assert!(holds_whole_frame(&[0, 3, 1, 2, 3]));
+        assert!(holds_whole_frame(&[0, 1, 1, 0, 9]));
+    }
+
+    /// A stand-in engine: echoes the query with QR set, panics on a query
+    /// whose third octet is 0xEE, and pads answers to `answer_len` octets.
+    #[derive(Debug)]
+    struct EchoEngine {
+        /// Length of every answer, at least the query's.
+        answer_len: usize,
+    }
+
+    impl Engine for EchoEngine {
+        fn kind(&self) -> crate::engine::EngineKind {
+            crate::engine::EngineKind::Native
+        }
+
+        fn reload(
+            &self,
+            _bundle: &crate::bundle::Bundle,
+        ) -> Result<(), crate::bundle::BundleError> {
+            Ok(())
+        }
+
+        fn answer(&self, query: &[u8], _transport: Transport, out: &mut Vec<u8>) -> Outcome {
+            out.clear();
+            if query.len() < DNS_HEADER_LEN || query[2] & 0x80 != 0 {
+                return Outcome::Drop;
+            }
+            assert_ne!(query[2], 0xEE, "query of death");
+            out.extend_from_slice(query);
+            out[2] |= 0x80;
+            out.resize(out.len().max(self.answer_len), 0);
+            Outcome::Reply
+        }
+    }
+
+    /// A query header with ID `id` and third octet `flags`.
+    fn header(id: u16, flags: u8) -> Vec<u8> {
+        let mut q = vec![0u8; DNS_HEADER_LEN];
+        q[..2].copy_from_slice(&id.to_be_bytes());
+        q[2] = flags;
+        q
+    }
+
+    /// Run a server with `config` (on 127.0.0.1:0) and `engine` on its own
+    /// runtime thread; returns its address, a shutdown trigger and the
+    /// thread, which ends when `run` returns.
+    fn spawn_server(
+        mut config: ServerConfig,
+        engine: EchoEngine,
+    ) -> (
+        SocketAddr,
+        tokio::sync::oneshot::Sender<()>,
+        std::thread::JoinHandle<io::Result<()>>,
+    ) {
+        config.listen = vec!["127.0.0.1:0".parse().unwrap()];
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                let server = Server::bind(config, Arc::new(engine)).unwrap();
+                addr_tx.send(server.local_addrs()[0]).unwrap();
+                server
+                    .run(async move {
+                        let _ = rx.await;
+                    })
+                    .await
+            })
+        });
+        let addr = addr_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        (addr, tx, thread)
+    }
+
+    fn udp_ask(addr: SocketAddr, q: &[u8]) -> Option<Vec<u8>> {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        s.send_to(q, addr).unwrap();
+        let mut buf = vec![0u8; UDP_RECV_BUFFER];
+        let (n, _) = s.recv_from(&mut buf).ok()?;
+        buf.truncate(n);
+        Some(buf)
+    }
+
+    fn tcp_ask(stream: &mut std::net::TcpStream, q: &[u8]) -> io::Result<Vec<u8>> {
+        use std::io::{Read, Write};
+        let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(q);
+        stream.write_all(&framed)?;
+        let mut len = [0u8; 2];
+        stream.read_exact(&mut len)?;
+        let mut a = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        stream.read_exact(&mut a)?;
+        Ok(a)
+    }
+
+    #[test]
+    fn engine_panic_does_not_end_the_loops_and_shutdown_is_prompt() {
+        let mut config = ServerConfig::new(Vec::new());
+        config.udp_workers = 1;
+        let (addr, stop, thread) = spawn_server(config, EchoEngine { answer_len: 0 });
+
+        assert!(udp_ask(addr, &header(1, 0xEE)).is_none());
+        assert_eq!(udp_ask(addr, &header(2, 0)).unwrap()[..2], [0, 2]);
+
+        let mut conn = std::net::TcpStream::connect(addr).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        assert_eq!(tcp_ask(&mut conn, &header(3, 0)).unwrap()[..2], [0, 3]);
+        // A dropped query gets no answer; the next one on the connection does.
+        let mut both = vec![0, 12];
+        both.extend_from_slice(&header(4, 0xEE));
+        both.extend_from_slice(&[0, 12]);
+        both.extend_from_slice(&header(5, 0));
+        std::io::Write::write_all(&mut conn, &both).unwrap();
+        let mut a = [0u8; 14];
+        std::io::Read::read_exact(&mut conn, &mut a).unwrap();
+        assert_eq!(a[2..4], [0, 5]);
+
+        let start = std::time::Instant::now();
+        stop.send(()).unwrap();
+        thread.join().unwrap().unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
+    fn client_that_never_reads_is_closed_at_the_write_timeout() {
+        use std::io::Write;
+        let mut config = ServerConfig::new(Vec::new());
+        config.udp_workers = 1;
+        config.tcp_max_connections = 1;
+        config.tcp_write_timeout = Duration::from_millis(300);
+        let (addr, stop, thread) = spawn_server(config, EchoEngine { answer_len: 60_000 });
+
+        // Ask for far more than the socket buffers hold and never read.
+        let mut greedy = std::net::TcpStream::connect(addr).unwrap();
+        greedy
+            .set_write_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut framed = vec![0, 12];
+        framed.extend_from_slice(&header(6, 0));
+        for _ in 0..1000 {
+            if greedy.write_all(&framed).is_err() {
+                break;
+            }
+        }
+        // With one connection allowed, a second client is served only once
+        // the greedy one has been closed.
+        let mut next = std::net::TcpStream::connect(addr).unwrap();
+        next.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let answer = tcp_ask(&mut next, &header(7, 0)).unwrap();
+        assert_eq!(answer[..2], [0, 7]);
+        drop(greedy);
+
+        stop.send(()).unwrap();
+        thread.join().unwrap().unwrap();
+    }
+}

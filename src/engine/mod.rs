@@ -70,6 +70,10 @@ pub enum EngineKind {
 }
 
 impl EngineKind {
+    /// Every engine this build knows: what `check` and the taster load a
+    /// bundle with.
+    pub const ALL: &'static [EngineKind] = &[EngineKind::Native];
+
     /// The engine's command-line name.
     pub fn as_str(self) -> &'static str {
         match self {

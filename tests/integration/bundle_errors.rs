@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::peers::{free_port, scratch_dir, unique_loopback};
+use crate::peers::{scratch_dir, unique_loopback};
+use crate::support::free_port;
 
 /// How long a command may take to refuse a bundle.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -105,7 +106,7 @@ fn run(mut cmd: Command, what: &str) -> (bool, String) {
 /// `stripedns serve --bundle DIR --listen ADDR:PORT` on a free loopback port.
 fn serve(bundle: &Path) -> (bool, String) {
     let ip = unique_loopback();
-    let port = free_port(ip).unwrap();
+    let port = free_port(ip.into());
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stripedns"));
     cmd.arg("serve")
         .arg("--bundle")

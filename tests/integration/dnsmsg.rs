@@ -226,9 +226,9 @@ pub struct NormMessage {
     pub question: Vec<String>,
     /// OPT: `None` when absent, else version and DO bit.
     pub opt: Option<(u8, bool)>,
-    /// The answer section as a sorted set; empty when TC is set.
+    /// The answer section as a sorted set.
     pub answer: BTreeSet<String>,
-    /// The authority section as a sorted set; empty when TC is set.
+    /// The authority section as a sorted set.
     pub authority: BTreeSet<String>,
 }
 
@@ -246,9 +246,9 @@ pub struct NormMessage {
 /// - The additional section (other than OPT) is left out: which glue and
 ///   address records a server adds is implementation-defined (RFC 1034
 ///   4.3.2 step 6 says "may"), and so is the OPT payload size.
-/// - With TC=1 only RCODE, flags, question and OPT are compared: a truncated
-///   response's partial content differs between implementations, and the
-///   client retries over TCP anyway.
+/// - With TC=1 the partial sections are compared too: Knot DNS and NSD both
+///   keep the whole RRsets that fit, in order, and stop at the first one that
+///   does not, so what a truncated answer holds is not implementation-defined.
 pub fn normalise(wire: &[u8], id: u16) -> Normalised {
     if wire.len() < 12 {
         return Normalised::Garbled(format!("{} octets, shorter than a header", wire.len()));
@@ -290,14 +290,8 @@ pub fn normalise(wire: &[u8], id: u16) -> Normalised {
             format!("{} {} {t}", q.name(), class_name(q.query_class().into()))
         })
         .collect();
-    let truncated = hflags & 0x0200 != 0;
-    let section = |records: &[Record]| -> BTreeSet<String> {
-        if truncated {
-            BTreeSet::new()
-        } else {
-            records.iter().map(record_line).collect()
-        }
-    };
+    let section =
+        |records: &[Record]| -> BTreeSet<String> { records.iter().map(record_line).collect() };
     Normalised::Message(Box::new(NormMessage {
         rcode: (high << 4) | low,
         opcode: ((hflags >> 11) & 0x0f) as u8,
@@ -538,9 +532,9 @@ mod tests {
         );
     }
 
-    /// Truncated responses compare by header and question only.
+    /// Truncated responses keep the records they carry.
     #[test]
-    fn truncated_response_drops_sections() {
+    fn truncated_response_keeps_sections() {
         // Header: id 7, QR AA TC, one question, one answer.
         let mut wire = vec![0, 7, 0x86, 0x00, 0, 1, 0, 1, 0, 0, 0, 0];
         wire.extend_from_slice(b"\x01a\x00\x00\x01\x00\x01");
@@ -549,7 +543,7 @@ mod tests {
             panic!("not decoded")
         };
         assert_eq!(m.flags, ["qr", "aa", "tc"]);
-        assert!(m.answer.is_empty());
+        assert_eq!(m.answer.len(), 1);
         assert_eq!(m.question, ["a. IN A"]);
     }
 }

@@ -1,6 +1,14 @@
 //! Integration tests: real processes on loopback.
+//!
+//! One test binary (so the crate is linked once); a module per area.
+//! `support` holds the helpers every area shares: bundles in temporary
+//! directories, a `stripedns serve` process, and plain DNS over UDP and TCP;
+//! `peers` starts Knot DNS and NSD for the differential tests.
 
 mod bundle_errors;
+mod check;
 mod differential;
 mod dnsmsg;
 mod peers;
+mod serve;
+mod support;

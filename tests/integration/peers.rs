@@ -18,7 +18,7 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::dnsmsg::{EdnsSpec, Proto, QuerySpec, qtype};
+use crate::support;
 
 /// How long a server may take to start answering.
 const START_DEADLINE: Duration = Duration::from_secs(15);
@@ -131,7 +132,7 @@ impl Server {
     /// One start attempt.
     fn try_start(kind: Kind, bundle: &Path, zones: &[ZoneEntry]) -> Result<Server, String> {
         let ip = unique_loopback();
-        let port = free_port(ip).map_err(|e| format!("no free port on {ip}: {e}"))?;
+        let port = support::free_port(ip.into());
         let addr = SocketAddr::from((ip, port));
         let dir = scratch_dir(kind.name());
         let log = dir.join("server.log");
@@ -262,21 +263,6 @@ pub fn unique_loopback() -> Ipv4Addr {
         (pid >> 8) as u8,
         pid as u8,
     )
-}
-
-/// A port free for both UDP and TCP on `ip` right now.
-pub fn free_port(ip: Ipv4Addr) -> io::Result<u16> {
-    for _ in 0..20 {
-        let udp = UdpSocket::bind((ip, 0))?;
-        let port = udp.local_addr()?.port();
-        if std::net::TcpListener::bind((ip, port)).is_ok() {
-            return Ok(port);
-        }
-    }
-    Err(io::Error::new(
-        io::ErrorKind::AddrInUse,
-        "no port free for both UDP and TCP",
-    ))
 }
 
 /// A fresh scratch directory under Cargo's target tmpdir, unique to this
@@ -413,7 +399,9 @@ impl Client {
             Proto::Udp => {
                 (0..2).find_map(|_| self.exchange_once(addr, &wire, Duration::from_millis(1000)))
             }
-            Proto::Tcp => tcp_exchange(addr, &wire, Duration::from_secs(3)).ok(),
+            Proto::Tcp => support::tcp_exchange(addr, &[wire], Duration::from_secs(3))
+                .ok()
+                .and_then(|mut answers| answers.pop()),
         }
     }
 
@@ -437,22 +425,6 @@ impl Client {
             }
         }
     }
-}
-
-/// One query over a fresh TCP connection (RFC 7766 framing).
-pub fn tcp_exchange(addr: SocketAddr, wire: &[u8], wait: Duration) -> io::Result<Vec<u8>> {
-    let mut stream = TcpStream::connect_timeout(&addr, wait)?;
-    stream.set_read_timeout(Some(wait))?;
-    stream.set_write_timeout(Some(wait))?;
-    let mut framed = Vec::with_capacity(wire.len() + 2);
-    framed.extend_from_slice(&(wire.len() as u16).to_be_bytes());
-    framed.extend_from_slice(wire);
-    stream.write_all(&framed)?;
-    let mut len = [0u8; 2];
-    stream.read_exact(&mut len)?;
-    let mut resp = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    stream.read_exact(&mut resp)?;
-    Ok(resp)
 }
 
 /// EDNS with `bufsize` octets and the DO bit as given, version 0.

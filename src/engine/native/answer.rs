@@ -42,11 +42,18 @@ pub struct ZoneSet {
 }
 
 impl ZoneSet {
-    /// The deepest zone containing the lowercased wire name `key`.
-    fn find(&self, key: &[u8], offsets: &[u8]) -> Option<&Zone> {
-        offsets
+    /// The deepest zone containing the lowercased wire name `key`. A DS
+    /// query for a zone's apex belongs to the parent side of the cut
+    /// (RFC 4035 3.1.4.1), so the parent zone answers it when it is served.
+    fn find(&self, key: &[u8], offsets: &[u8], qtype: u16) -> Option<&Zone> {
+        let mut zones = offsets
             .iter()
-            .find_map(|&at| self.zones.get(key.get(usize::from(at)..)?))
+            .filter_map(|&at| self.zones.get(key.get(usize::from(at)..)?).map(|z| (at, z)));
+        let (at, deepest) = zones.next()?;
+        if qtype == rtype::DS && at == 0 {
+            return Some(zones.next().map_or(deepest, |(_, parent)| parent));
+        }
+        Some(deepest)
     }
 }
 
@@ -183,12 +190,11 @@ pub fn answer(
     let mut key = req.qname.clone();
     key.make_lowercase();
     let (offsets, count) = label_offsets(key.as_wire());
-    let Some(zone) = zones.find(key.as_wire(), &offsets[..count]) else {
+    let Some(zone) = zones.find(key.as_wire(), &offsets[..count], req.qtype) else {
         return respond(error(rcode::REFUSED), &req, out);
     };
     // Stage 7: the lookup.
-    let dnssec_ok = req.edns.is_some_and(|e| e.dnssec_ok);
-    let plan = resolve(zone, &req.qname, req.qtype, dnssec_ok);
+    let plan = resolve(zone, &req.qname, req.qtype);
     respond(plan, &req, out)
 }
 
@@ -309,7 +315,7 @@ fn lookup<'z>(zone: &'z Zone, key: &[u8], qtype: u16) -> Found<'z> {
 
 /// Build the answer plan for `qname`/`qtype` in `zone`, following CNAME and
 /// DNAME chains that stay inside the zone.
-fn resolve<'z>(zone: &'z Zone, qname: &NameBuf, qtype: u16, dnssec_ok: bool) -> Plan<'z> {
+fn resolve<'z>(zone: &'z Zone, qname: &NameBuf, qtype: u16) -> Plan<'z> {
     let mut plan = Plan {
         aa: true,
         ..Plan::default()
@@ -329,7 +335,7 @@ fn resolve<'z>(zone: &'z Zone, qname: &NameBuf, qtype: u16, dnssec_ok: bool) -> 
                 if step == 0 {
                     plan.aa = false;
                 }
-                referral(cut, dnssec_ok, &mut plan);
+                referral(cut, &mut plan);
                 break;
             }
             Found::Dname(dname) => {
@@ -351,7 +357,8 @@ fn resolve<'z>(zone: &'z Zone, qname: &NameBuf, qtype: u16, dnssec_ok: bool) -> 
                     ttl: dname.ttl,
                     rdata: cname,
                 });
-                if !follow(zone, &mut name, &target, &plan) {
+                // A CNAME query is answered by the synthesised CNAME itself.
+                if qtype == rtype::CNAME || !follow(zone, &mut name, &target, &plan) {
                     break;
                 }
             }
@@ -446,12 +453,12 @@ fn dname_target(name: &NameBuf, dname: &RRset) -> Option<NameBuf> {
 fn push_soa<'z>(zone: &'z Zone, plan: &mut Plan<'z>) {
     plan.authority.push(Item::Set {
         owner: None,
-        set: &zone.soa,
+        set: &zone.negative_soa,
     });
 }
 
 /// RFC 1034 4.3.2 3b: a referral to the delegation at `cut`.
-fn referral<'z>(cut: &'z Node, dnssec_ok: bool, plan: &mut Plan<'z>) {
+fn referral<'z>(cut: &'z Node, plan: &mut Plan<'z>) {
     let Some(ns) = cut.get(rtype::NS) else {
         return;
     };
@@ -459,12 +466,6 @@ fn referral<'z>(cut: &'z Node, dnssec_ok: bool, plan: &mut Plan<'z>) {
         owner: None,
         set: ns,
     });
-    if dnssec_ok && let Some(ds) = cut.get(rtype::DS) {
-        plan.authority.push(Item::Set {
-            owner: None,
-            set: ds,
-        });
-    }
     for rdata in &ns.rdatas {
         let Some(len) = name_len(rdata) else { continue };
         let target = &rdata[..len];

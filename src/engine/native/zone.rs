@@ -51,11 +51,9 @@ pub struct Zone {
     pub origin_labels: usize,
     /// Every name of the zone, empty non-terminals included.
     pub nodes: HashMap<NameKey, Node>,
-    /// The apex SOA record, for negative answers.
-    pub soa: RRset,
-    /// TTL of the SOA in negative answers: min(SOA TTL, SOA MINIMUM)
-    /// (RFC 2308 section 3).
-    pub negative_ttl: u32,
+    /// The apex SOA as sent in negative answers: its TTL is
+    /// min(SOA TTL, SOA MINIMUM) (RFC 2308 section 3).
+    pub negative_soa: RRset,
 }
 
 impl Zone {
@@ -116,7 +114,7 @@ impl Zone {
         let apex = nodes
             .get(&origin_key)
             .ok_or_else(|| zone_error(format!("{origin} has no records at the apex")))?;
-        let soa = apex
+        let mut soa = apex
             .get(rtype::SOA)
             .cloned()
             .ok_or_else(|| zone_error(format!("{origin} has no SOA at the apex")))?;
@@ -126,12 +124,12 @@ impl Zone {
             .and_then(|r| r.len().checked_sub(4).map(|at| &r[at..]))
             .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
             .unwrap_or(0);
+        soa.ttl = soa.ttl.min(minimum);
         Ok(Zone {
             origin_labels: origin.label_count(),
-            negative_ttl: soa.ttl.min(minimum),
             origin,
             nodes,
-            soa,
+            negative_soa: soa,
         })
     }
 
