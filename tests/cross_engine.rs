@@ -210,7 +210,10 @@ fn rr_strategy() -> impl Strategy<Value = Rr> {
         1 => prop_oneof![Just("\\# 0"), Just("\\# 2 abcd")].prop_map(|d| ("TYPE65280", d.to_string())),
         1 => Just(("SSHFP", "1 1 0123456789abcdef".to_string())),
         1 => Just(("HINFO", "\"PDP-11\" \"UNIX\"".to_string())),
-        1 => Just(("DS", "12345 13 2 0123456789ABCDEF".to_string())),
+        1 => prop_oneof![
+            4 => Just("12345 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"),
+            1 => Just("12345 13 2 0123456789ABCDEF"),
+        ].prop_map(|d| ("DS", d.to_string())),
     ];
     (
         owner_strategy(),
@@ -533,6 +536,25 @@ static NATIVE_PARSER_MISSING: AtomicUsize = AtomicUsize::new(0);
 /// Queries compared.
 static COMPARED: AtomicUsize = AtomicUsize::new(0);
 
+/// The file name and line a load error names.
+fn place(e: &BundleError) -> (String, usize) {
+    match e {
+        BundleError::Zone { file, line, .. }
+        | BundleError::Escapes {
+            path: file, line, ..
+        } => (
+            file.file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            *line,
+        ),
+        other => (other.to_string(), 0),
+    }
+}
+
+/// Zones refused by both engines (at the same place).
+static BOTH_REFUSED: AtomicUsize = AtomicUsize::new(0);
+
 fn is_parser_stub(e: &BundleError) -> bool {
     e.to_string().contains("parser not built yet")
 }
@@ -549,16 +571,27 @@ fn compare(zone: &str, queries: &[Q]) -> Result<(), String> {
     let identity = Identity {
         id: Some("pop-test".into()),
     };
-    let hickory = EngineKind::Hickory
-        .open(&bundle, identity.clone())
-        .map_err(|e| format!("hickory refused a valid zone: {e}\n{zone}"))?;
-    let native = match EngineKind::Native.open(&bundle, identity) {
-        Ok(n) => Some(n),
-        Err(e) if is_parser_stub(&e) => {
+    let hickory = EngineKind::Hickory.open(&bundle, identity.clone());
+    let native = EngineKind::Native.open(&bundle, identity);
+    let (hickory, native) = match (hickory, native) {
+        (Ok(h), Ok(n)) => (h, Some(n)),
+        (Ok(h), Err(e)) if is_parser_stub(&e) => {
             NATIVE_PARSER_MISSING.fetch_add(1, Ordering::Relaxed);
-            None
+            (h, None)
         }
-        Err(e) => return Err(format!("native refused a zone hickory loads: {e}\n{zone}")),
+        // Both refuse: they must blame the same file and line.
+        (Err(h), Err(n)) => {
+            return if place(&h) == place(&n) {
+                BOTH_REFUSED.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            } else {
+                Err(format!(
+                    "engines refuse the zone at different places:\nhickory: {h}\nnative: {n}\n{zone}"
+                ))
+            };
+        }
+        (Ok(_), Err(e)) => return Err(format!("only native refuses the zone: {e}\n{zone}")),
+        (Err(e), Ok(_)) => return Err(format!("only hickory refuses the zone: {e}\n{zone}")),
     };
     let (mut a, mut b) = (Vec::new(), Vec::new());
     for q in queries {
@@ -613,8 +646,12 @@ proptest! {
         case_mask in any::<u64>(),
         big in prop::option::weighted(0.2, (20usize..80, any::<u8>())),
         queries in prop::collection::vec(query_strategy(), 1..40),
+        unchecked in prop::bool::weighted(0.15),
     ) {
-        let zone = zone_text(&valid(records), case_mask, big);
+        // Mostly zones that pass the checks; some as drawn, to compare how
+        // the engines refuse them.
+        let records = if unchecked { records } else { valid(records) };
+        let zone = zone_text(&records, case_mask, big);
         if let Err(e) = compare(&zone, &queries) {
             prop_assert!(false, "{}", e);
         }
@@ -648,6 +685,11 @@ fn regressions() {
         );
         compare(&zone, &queries).unwrap();
     }
+    eprintln!(
+        "cross-engine: {} queries compared, {} zones refused by both",
+        COMPARED.load(Ordering::Relaxed),
+        BOTH_REFUSED.load(Ordering::Relaxed)
+    );
     if NATIVE_PARSER_MISSING.load(Ordering::Relaxed) > 0 {
         eprintln!("note: the native engine cannot read zone files yet; answers were not compared");
     }

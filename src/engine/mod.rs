@@ -72,7 +72,7 @@ pub enum EngineKind {
 impl EngineKind {
     /// Every engine this build knows: what `check` and the taster load a
     /// bundle with.
-    pub const ALL: &'static [EngineKind] = &[EngineKind::Native];
+    pub const ALL: &'static [EngineKind] = &[EngineKind::Native, EngineKind::Hickory];
 
     /// The engine's command-line name.
     pub fn as_str(self) -> &'static str {

@@ -62,12 +62,21 @@ pub struct Zones {
 }
 
 impl Zones {
-    /// The deepest served zone holding `name`.
-    fn find(&self, name: &Name) -> Option<&Zone> {
+    /// The deepest served zone holding `name`. A DS question for a zone's
+    /// apex belongs to the parent side of the cut (RFC 4035 3.1.4.1), so
+    /// the parent zone answers it when it is served too.
+    fn find(&self, name: &Name, qtype: u16) -> Option<&Zone> {
         let labels = text::label_count(name);
-        (1..=labels)
-            .rev()
-            .find_map(|n| self.by_apex.get(&LowerName::new(&name.trim_to(n))))
+        let mut zones = (1..=labels).rev().filter_map(|n| {
+            self.by_apex
+                .get(&LowerName::new(&name.trim_to(n)))
+                .map(|z| (n, z))
+        });
+        let (n, deepest) = zones.next()?;
+        if qtype == t::DS && n == labels {
+            return Some(zones.next().map_or(deepest, |(_, parent)| parent));
+        }
+        Some(deepest)
     }
 }
 
@@ -200,7 +209,7 @@ fn decide<'z>(zones: &'z Zones, identity: &Identity, req: &Request) -> Plan<'z> 
             ..only(rcode::REFUSED)
         };
     }
-    let Some(zone) = zones.find(&question.name) else {
+    let Some(zone) = zones.find(&question.name, question.qtype) else {
         return only(rcode::REFUSED);
     };
     resolve(zone, question)

@@ -20,10 +20,16 @@ use crate::bundle::{Bundle, BundleError, ZoneFile};
 use super::rdata;
 use super::text::{self, Entry, Token};
 
-/// How deeply `$INCLUDE`s may nest.
-pub const MAX_INCLUDE_DEPTH: usize = 16;
+/// How deeply `$INCLUDE`s may nest (NSD stops at 10 too), so that a file
+/// including itself ends with an error.
+pub const MAX_INCLUDE_DEPTH: usize = 10;
+/// Most files one zone may read, so that a few includes per file cannot
+/// multiply into an exponential number of reads.
+pub const MAX_FILES: usize = 256;
 /// Most records one `$GENERATE` may produce.
 pub const MAX_GENERATE: i64 = 65_536;
+/// Most records all `$GENERATE`s of one zone may produce.
+pub const MAX_GENERATED: usize = 1 << 20;
 /// Most records one zone may hold, so a hostile file cannot exhaust memory
 /// through `$GENERATE` or includes.
 pub const MAX_RECORDS: usize = 4_000_000;
@@ -98,6 +104,7 @@ pub fn read_zone(bundle: &Bundle, zone: &ZoneFile) -> Result<Loaded, BundleError
         default_ttl: None,
         last_owner: None,
     }];
+    let mut generated = 0usize;
     while let Some(frame) = stack.last_mut() {
         let Some(entry) = frame.entries.next() else {
             stack.pop();
@@ -130,20 +137,29 @@ pub fn read_zone(bundle: &Bundle, zone: &ZoneFile) -> Result<Loaded, BundleError
                 "$INCLUDE" => {
                     let (target, new_origin) = match args {
                         [t] => (t, frame.origin.clone()),
-                        [t, o] => (t, text::name(&o.raw, &frame.origin).map_err(&fail)?),
+                        // Knot DNS refuses a relative origin here.
+                        [t, o] if is_absolute(&o.raw) => {
+                            (t, text::name(&o.raw, &frame.origin).map_err(&fail)?)
+                        }
+                        [_, _] => {
+                            return Err(fail("$INCLUDE origin must be an absolute name".into()));
+                        }
                         _ => {
                             return Err(fail(
                                 "$INCLUDE takes a file and an optional origin".into(),
                             ));
                         }
                     };
-                    if stack.len() >= MAX_INCLUDE_DEPTH {
+                    if stack.len() > MAX_INCLUDE_DEPTH {
                         return Err(fail(format!(
                             "$INCLUDE nested more than {MAX_INCLUDE_DEPTH} deep"
                         )));
                     }
                     let target = String::from_utf8(text::unescape(&target.raw).map_err(&fail)?)
                         .map_err(|_| fail("$INCLUDE path is not UTF-8".into()))?;
+                    if loaded.files.len() >= MAX_FILES {
+                        return Err(fail(format!("more than {MAX_FILES} files included")));
+                    }
                     let resolved = bundle.resolve_include(&path, entry.line, &target)?;
                     let entries = open(bundle, &resolved)?;
                     let default_ttl = stack.last().and_then(|f| f.default_ttl);
@@ -157,7 +173,14 @@ pub fn read_zone(bundle: &Bundle, zone: &ZoneFile) -> Result<Loaded, BundleError
                     });
                 }
                 "$GENERATE" => {
-                    for generated in generate(&entry).map_err(&fail)? {
+                    let records = generate(&entry).map_err(&fail)?;
+                    generated = generated.saturating_add(records.len());
+                    if generated > MAX_GENERATED {
+                        return Err(fail(format!(
+                            "$GENERATE adds more than {MAX_GENERATED} records to the zone"
+                        )));
+                    }
+                    for generated in records {
                         record(frame, &generated, &mut loaded, file)?;
                     }
                 }
@@ -168,6 +191,14 @@ pub fn read_zone(bundle: &Bundle, zone: &ZoneFile) -> Result<Loaded, BundleError
         record(frame, &entry, &mut loaded, file)?;
     }
     Ok(loaded)
+}
+
+/// True when a presentation name ends in an unescaped dot.
+fn is_absolute(raw: &[u8]) -> bool {
+    let Some(body) = raw.strip_suffix(b".") else {
+        return false;
+    };
+    body.iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 0
 }
 
 /// Read and split one file of the bundle.
@@ -185,9 +216,10 @@ fn class_of(raw: &[u8]) -> Option<u16> {
     let upper = String::from_utf8_lossy(raw).to_ascii_uppercase();
     match upper.as_str() {
         "IN" => Some(1),
-        "CS" => Some(2),
         "CH" => Some(3),
         "HS" => Some(4),
+        "NONE" => Some(254),
+        "ANY" => Some(255),
         _ => upper
             .strip_prefix("CLASS")
             .and_then(|n| text::number::<u16>(n.as_bytes(), "class").ok()),
@@ -246,13 +278,11 @@ fn record(
         return Err(fail(format!("class {c} in an IN zone")));
     }
     frame.last_owner = Some(owner.clone());
-    if !loaded.origin.zone_of(&owner) {
-        return Err(fail(format!(
-            "owner {owner} is outside the zone {}",
-            loaded.origin
-        )));
-    }
     let rdata = rdata::parse(rtype, &tokens[at..], &frame.origin).map_err(&fail)?;
+    // Records outside the zone are dropped, as Knot DNS ignores them.
+    if !loaded.origin.zone_of(&owner) {
+        return Ok(());
+    }
     if loaded.records.len() >= MAX_RECORDS {
         return Err(fail(format!("more than {MAX_RECORDS} records in one zone")));
     }
@@ -275,7 +305,7 @@ fn generate(entry: &Entry) -> Result<Vec<Entry>, String> {
     let (range, template) = args
         .split_first()
         .ok_or("$GENERATE needs a range and a template")?;
-    if template.len() < 2 {
+    if template.len() < 3 {
         return Err("$GENERATE needs an owner, a type and RDATA".into());
     }
     let range = String::from_utf8_lossy(&range.raw).to_string();
@@ -294,29 +324,16 @@ fn generate(entry: &Entry) -> Result<Vec<Entry>, String> {
     if (stop - start) / step + 1 > MAX_GENERATE {
         return Err(format!("$GENERATE makes more than {MAX_GENERATE} records"));
     }
-    // Which words are substituted: the owner and everything after the type.
-    let type_at = template
-        .iter()
-        .enumerate()
-        .skip(1)
-        .find(|(_, t)| rdata::record_type(&t.raw).is_some() && !t.quoted)
-        .map(|(i, _)| i)
-        .ok_or("$GENERATE template has no record type")?;
     let mut out = Vec::new();
     let mut i = start;
     while i <= stop {
         let tokens = template
             .iter()
-            .enumerate()
-            .map(|(n, t)| {
-                if n == 0 || n > type_at {
-                    Ok(Token {
-                        raw: substitute(&t.raw, i)?,
-                        quoted: t.quoted,
-                    })
-                } else {
-                    Ok(t.clone())
-                }
+            .map(|t| {
+                Ok(Token {
+                    raw: substitute(&t.raw, i)?,
+                    quoted: t.quoted,
+                })
             })
             .collect::<Result<Vec<_>, String>>()?;
         out.push(Entry {
@@ -347,33 +364,36 @@ fn substitute(raw: &[u8], value: i64) -> Result<Vec<u8>, String> {
                     .ok_or("`${` without `}`")?;
                 let inner = String::from_utf8_lossy(&raw[i + 2..i + close]).to_string();
                 let mut parts = inner.split(',');
-                let offset: i64 = match parts.next() {
-                    Some(o) if !o.is_empty() => {
-                        let (neg, digits) = match o.strip_prefix('-') {
-                            Some(d) => (true, d),
-                            None => (false, o.strip_prefix('+').unwrap_or(o)),
-                        };
-                        let v = i64::from(text::number::<u32>(digits.as_bytes(), "offset")?);
-                        if neg { -v } else { v }
-                    }
-                    _ => 0,
+                let offset = parts.next().unwrap_or_default();
+                let (neg, digits) = match offset.strip_prefix('-') {
+                    Some(d) => (true, d),
+                    None => (false, offset.strip_prefix('+').unwrap_or(offset)),
                 };
-                let width: usize = match parts.next() {
-                    Some(w) => text::number(w.as_bytes(), "width")?,
-                    None => 0,
-                };
+                let offset = i64::from(text::number::<u32>(digits.as_bytes(), "offset")?);
+                let width: usize = text::number(parts.next().unwrap_or("0").as_bytes(), "width")?;
                 if width > 255 {
                     return Err("$GENERATE width above 255".into());
                 }
-                let n = value + offset;
-                if n < 0 {
-                    return Err("$GENERATE value below zero".into());
+                let n = value + if neg { -offset } else { offset };
+                // BIND computes in a C int.
+                if n.unsigned_abs() > i32::MAX as u64 {
+                    return Err(format!("$GENERATE value {n} out of range"));
                 }
+                let (sign, m) = (if n < 0 { "-" } else { "" }, n.unsigned_abs());
                 let formatted = match parts.next().unwrap_or("d") {
-                    "d" => format!("{n:0width$}"),
-                    "o" => format!("{n:0width$o}"),
-                    "x" => format!("{n:0width$x}"),
-                    "X" => format!("{n:0width$X}"),
+                    "d" => format!("{sign}{m:0width$}"),
+                    "o" => format!("{sign}{m:0width$o}"),
+                    "x" => format!("{sign}{m:0width$x}"),
+                    "X" => format!("{sign}{m:0width$X}"),
+                    // Nibbles, least significant first, for reverse zones.
+                    base @ ("n" | "N") => {
+                        let mut hex = format!("{m:0width$x}");
+                        if base == "N" {
+                            hex.make_ascii_uppercase();
+                        }
+                        let nibbles: Vec<String> = hex.chars().rev().map(String::from).collect();
+                        nibbles.join(".")
+                    }
                     other => return Err(format!("$GENERATE base `{other}` is not supported")),
                 };
                 if parts.next().is_some() {
@@ -407,7 +427,10 @@ mod tests {
         assert_eq!(substitute(b"h${-1}", 7).unwrap(), b"h6");
         assert_eq!(substitute(b"a\\$b", 7).unwrap(), b"a\\$b");
         assert!(substitute(b"h${0", 1).is_err());
-        assert!(substitute(b"h${0,3,n}", 1).is_err());
-        assert!(substitute(b"h${-9}", 1).is_err());
+        assert_eq!(substitute(b"h${-9}", 1).unwrap(), b"h-8");
+        assert_eq!(substitute(b"${0,4,n}", 0x1a).unwrap(), b"a.1.0.0");
+        assert!(substitute(b"h${}", 1).is_err());
+        assert!(substitute(b"h${0,3,q}", 1).is_err());
+        assert!(substitute(b"h${2147483647}", 1).is_err());
     }
 }

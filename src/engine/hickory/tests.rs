@@ -64,7 +64,7 @@ fleet   A   198.51.100.1
 *.wild  TXT "hi!"
 a.b.c   A   192.0.2.9
 sub     NS  ns.sub
-        DS  1 8 2 00ff
+        DS  1 8 2 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
 ns.sub  A   192.0.2.77
 out     NS  ns.elsewhere.net.
 d       DNAME example.
@@ -422,7 +422,7 @@ const HEAD: &str = "$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n";
 fn directives_and_inheritance() {
     let zone = format!(
         "{HEAD}$origin sub\n$ttl 1h\nwww A 192.0.2.2\n  TXT \"x\\0651\"\n$ORIGIN example.\nm 30 IN MX 1 @\n\
-         $INCLUDE inc/part.db other\nafter A 192.0.2.9\n$GENERATE 1-3 host-$ A 10.0.0.${{10}}\n\
+         $INCLUDE inc/part.db other.example.\nafter A 192.0.2.9\n$GENERATE 1-3 host-$ A 10.0.0.${{10}}\n\
          t TYPE65280 \\# 2 abcd\nq CLASS1 TXT ( \"a\"\n \"b\" )\n"
     );
     let part = "x A 192.0.2.3\n$ORIGIN deeper.example.\ny A 192.0.2.4\n";
@@ -465,29 +465,53 @@ fn bad_zones_name_file_line_and_record() {
     let (f, l, m) = load_err(&[("example.zone", &format!("{HEAD}www A 192.0.2.300\n"))]);
     assert_eq!((f.as_str(), l), ("example.zone", 5));
     assert!(m.contains("www A 192.0.2.300"), "{m}");
+    // Node problems are reported at the first record of the owner.
     let (_, l, m) = load_err(&[("example.zone", &format!("{HEAD}w CNAME x\nw A 192.0.2.1\n"))]);
-    assert_eq!(l, 6);
+    assert_eq!(l, 5);
     assert!(m.contains("CNAME and other data"), "{m}");
     let (_, l, m) = load_err(&[("example.zone", &format!("{HEAD}w CNAME x\nw CNAME y\n"))]);
-    assert_eq!(l, 6);
+    assert_eq!(l, 5);
     assert!(m.contains("more than one CNAME"), "{m}");
+    // Records outside the zone are dropped, a second apex SOA ignored and
+    // duplicates (names compared without case) collapsed, as Knot does.
+    let zone = format!(
+        "{HEAD}x.example.org. A 192.0.2.1\n@ SOA ns h 2 2 3 4 5\nm MX 1 NS.example.\nm 99 MX 1 ns\n"
+    );
+    let b = TempBundle::new(&[("example.zone", &zone)]);
+    let e = b.open().unwrap();
+    assert_eq!(udp(&e, "example.", 6).answers.len(), 1);
+    let m = udp(&e, "m.example.", 15);
+    assert_eq!((m.answers.len(), m.answers[0].ttl), (1, 60));
     let (_, l, m) = load_err(&[(
         "example.zone",
-        &format!("{HEAD}x.example.org. A 192.0.2.1\n"),
+        &format!("{HEAD}s NS x.net.\ns DS 1 8 2 00ff\n"),
     )]);
+    assert_eq!(l, 6);
+    assert!(m.contains("digest"), "{m}");
+    let (_, l, m) = load_err(&[("example.zone", &format!("{HEAD}s NS x.net.\ns DNAME y\n"))]);
     assert_eq!(l, 5);
-    assert!(m.contains("outside the zone"), "{m}");
+    assert!(m.contains("NS beside the DNAME"), "{m}");
+    let (_, l, m) = load_err(&[("example.zone", &format!("{HEAD}$INCLUDE x rel\n"))]);
+    assert_eq!(l, 5);
+    assert!(m.contains("absolute"), "{m}");
     let (_, l, m) = load_err(&[("example.zone", "$TTL 60\n@ NS ns\nns A 192.0.2.1\n")]);
     assert_eq!(l, 0);
-    assert!(m.contains("no SOA"), "{m}");
+    assert!(m.contains("missing SOA"), "{m}");
     let (_, _, m) = load_err(&[("example.zone", "$TTL 60\n@ SOA ns h 1 2 3 4 5\n")]);
-    assert!(m.contains("no NS"), "{m}");
-    let (_, l, m) = load_err(&[("example.zone", &format!("{HEAD}@ SOA ns h 2 2 3 4 5\n"))]);
-    assert_eq!(l, 5);
-    assert!(m.contains("second SOA"), "{m}");
+    assert!(m.contains("missing NS"), "{m}");
     let (_, l, m) = load_err(&[("example.zone", &format!("{HEAD}sub NS ns.sub\n"))]);
     assert_eq!(l, 5);
     assert!(m.contains("missing glue"), "{m}");
+    // Apex name servers inside the zone need addresses too.
+    let (_, l, m) = load_err(&[("example.zone", "@ SOA ns h 1 2 3 4 5\n@ NS ns\n")]);
+    assert_eq!(l, 2);
+    assert!(m.contains("missing glue"), "{m}");
+    // A wildcard can provide glue.
+    let b = TempBundle::new(&[(
+        "example.zone",
+        "@ SOA ns h 1 2 3 4 5\n@ NS ns.w\n*.w A 192.0.2.1\n",
+    )]);
+    assert!(b.open().is_ok());
     let (_, l, m) = load_err(&[(
         "example.zone",
         &format!("{HEAD}d DNAME x.\na.d A 192.0.2.1\n"),
@@ -505,6 +529,8 @@ fn bad_zones_name_file_line_and_record() {
     let (_, l, m) = load_err(&[("example.zone", &format!("{HEAD}x CH TXT \"a\"\n"))]);
     assert_eq!(l, 5);
     assert!(m.contains("class 3"), "{m}");
+    let (_, l, _) = load_err(&[("example.zone", &format!("{HEAD}x CS TXT \"a\"\n"))]);
+    assert_eq!(l, 5);
     // Errors inside an included file name that file.
     let (f, l, _) = load_err(&[
         ("example.zone", &format!("{HEAD}$INCLUDE part\n")),

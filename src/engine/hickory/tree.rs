@@ -6,8 +6,9 @@
 //! Built once per load from the records [`super::master`] read; read-only
 //! afterwards and shared by every query behind one `Arc`.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 
 use hickory_proto::rr::{LowerName, Name, RData};
 
@@ -126,60 +127,19 @@ impl Zone {
             files,
             records,
         } = loaded;
-        let at = |rec: &Rec, message: String| BundleError::Zone {
+        let records = collapse(&origin, records).map_err(|(rec, e)| BundleError::Zone {
             file: files.get(rec.file).cloned().unwrap_or_default(),
             line: rec.line,
-            message: format!("`{}`: {message}", rec.text),
-        };
-        let whole = |message: String| BundleError::Zone {
-            file: files.first().cloned().unwrap_or_default(),
-            line: 0,
-            message,
-        };
+            message: format!("`{}`: {e}", rec.text),
+        })?;
+        check(&origin, &files, &records)?;
         let mut nodes: HashMap<LowerName, Node> = HashMap::new();
-        let mut soa_seen = false;
-        for rec in &records {
-            let wire = rdata::to_wire(&rec.rdata).map_err(|e| at(rec, e))?;
-            let apex = rec.owner.eq(&origin);
-            if rec.rtype == t::SOA && apex {
-                if soa_seen && !is_same_soa(&nodes, &origin, &wire) {
-                    return Err(at(rec, format!("a second SOA record at {origin}")));
-                }
-                soa_seen = true;
-            }
+        for (rec, wire) in &records {
             let node = nodes.entry(LowerName::new(&rec.owner)).or_default();
-            // kzonecheck: CNAME beside other data (RFC 1034 3.6.2), and one
-            // CNAME or DNAME per name (RFC 6672 2.4).
-            let is_meta = |x: u16| x == t::RRSIG || x == t::NSEC;
-            if !is_meta(rec.rtype) {
-                let clash = if rec.rtype == t::CNAME {
-                    node.rrsets
-                        .iter()
-                        .any(|s| s.rtype != t::CNAME && !is_meta(s.rtype))
-                } else {
-                    node.get(t::CNAME).is_some()
-                };
-                if clash {
-                    return Err(at(rec, format!("CNAME and other data at {}", rec.owner)));
-                }
-            }
             match node.rrsets.iter_mut().find(|s| s.rtype == rec.rtype) {
                 Some(set) => {
-                    if set.wires.contains(&wire) {
-                        continue;
-                    }
-                    if rec.rtype == t::CNAME || rec.rtype == code::DNAME {
-                        return Err(at(
-                            rec,
-                            format!(
-                                "more than one {} record at {}",
-                                rdata::type_name(rec.rtype),
-                                rec.owner
-                            ),
-                        ));
-                    }
                     set.rdatas.push(rec.rdata.clone());
-                    set.wires.push(wire);
+                    set.wires.push(wire.clone());
                 }
                 None => node.rrsets.push(RSet {
                     owner_wire: super::text::wire(&rec.owner),
@@ -187,50 +147,13 @@ impl Zone {
                     rtype: rec.rtype,
                     ttl: rec.ttl,
                     rdatas: vec![rec.rdata.clone()],
-                    wires: vec![wire],
+                    wires: vec![wire.clone()],
                 }),
             }
         }
-        let apex_key = LowerName::new(&origin);
-        let apex = nodes
-            .get(&apex_key)
-            .ok_or_else(|| whole(format!("no SOA record at the zone apex {origin}")))?;
-        let soa = apex
-            .get(t::SOA)
-            .ok_or_else(|| whole(format!("no SOA record at the zone apex {origin}")))?;
-        if apex.get(t::NS).is_none() {
-            return Err(whole(format!("no NS records at the zone apex {origin}")));
-        }
-        let minimum = match soa.rdatas.first() {
-            Some(RData::SOA(s)) => s.minimum,
-            _ => 0,
-        };
-        let mut negative_soa = soa.clone();
-        negative_soa.ttl = negative_soa.ttl.min(minimum);
-
-        // Data below a DNAME (RFC 6672 2.3), as NSD and kzonecheck refuse.
-        for rec in &records {
-            let mut name = rec.owner.base_name();
-            while origin.zone_of(&name) && label_count(&name) >= label_count(&origin) {
-                if let Some(node) = nodes.get(&LowerName::new(&name))
-                    && node.get(code::DNAME).is_some()
-                {
-                    return Err(at(
-                        rec,
-                        format!("{} is below the DNAME at {name}", rec.owner),
-                    ));
-                }
-                if label_count(&name) == 0 {
-                    break;
-                }
-                name = name.base_name();
-            }
-        }
-
         // Empty non-terminals: every name between a record and the apex.
-        let owners: Vec<Name> = records.iter().map(|r| r.owner.clone()).collect();
-        for owner in owners {
-            let mut name = owner.base_name();
+        for (rec, _) in &records {
+            let mut name = rec.owner.base_name();
             while label_count(&name) > label_count(&origin) {
                 if let Entry::Vacant(v) = nodes.entry(LowerName::new(&name)) {
                     v.insert(Node::default());
@@ -238,30 +161,25 @@ impl Zone {
                 name = name.base_name();
             }
         }
+        let apex_key = LowerName::new(&origin);
         for (key, node) in nodes.iter_mut() {
             node.cut = *key != apex_key && node.get(t::NS).is_some();
         }
-
-        // kzonecheck: glue for name servers inside a delegation.
-        for rec in &records {
-            let RData::NS(ns) = &rec.rdata else { continue };
-            let Some(node) = nodes.get(&LowerName::new(&rec.owner)) else {
-                continue;
-            };
-            if !node.cut || !rec.owner.zone_of(&ns.0) {
-                continue;
-            }
-            let has_address = nodes
-                .get(&LowerName::new(&ns.0))
-                .is_some_and(|n| n.get(t::A).is_some() || n.get(t::AAAA).is_some());
-            if !has_address {
-                return Err(at(
-                    rec,
-                    format!("missing glue for the name server {}", ns.0),
-                ));
-            }
-        }
-
+        // The checks found the SOA; this only fails on a broken invariant.
+        let soa = nodes
+            .get(&apex_key)
+            .and_then(|n| n.get(t::SOA))
+            .ok_or_else(|| BundleError::Zone {
+                file: files.first().cloned().unwrap_or_default(),
+                line: 0,
+                message: format!("{origin}: missing SOA at the zone apex"),
+            })?;
+        let minimum = match soa.rdatas.first() {
+            Some(RData::SOA(s)) => s.minimum,
+            _ => 0,
+        };
+        let mut negative_soa = soa.clone();
+        negative_soa.ttl = negative_soa.ttl.min(minimum);
         Ok(Zone {
             origin_labels: label_count(&origin),
             origin,
@@ -271,10 +189,293 @@ impl Zone {
     }
 }
 
-/// True when the apex already holds exactly this SOA (a duplicate line).
-fn is_same_soa(nodes: &HashMap<LowerName, Node>, origin: &Name, wire: &[u8]) -> bool {
-    nodes
-        .get(&LowerName::new(origin))
-        .and_then(|n| n.get(t::SOA))
-        .is_some_and(|s| s.wires.iter().any(|w| w == wire))
+/// A record with its RDATA in wire form.
+type Wired = (Rec, Vec<u8>);
+
+/// Bring the records into the shape Knot DNS loads: only the first SOA of
+/// the apex, identical records (compared in the canonical form of RFC 4034
+/// 6.2) once, and each RRset with the TTL of its first record.
+fn collapse(origin: &Name, records: Vec<Rec>) -> Result<Vec<Wired>, (Rec, String)> {
+    let mut out: Vec<Wired> = Vec::with_capacity(records.len());
+    let mut seen: HashSet<(LowerName, u16, Vec<u8>)> = HashSet::new();
+    let mut first_ttl: HashMap<(LowerName, u16), u32> = HashMap::new();
+    let mut apex_soa = false;
+    for mut rec in records {
+        let wire = match rdata::to_wire(&rec.rdata) {
+            Ok(w) => w,
+            Err(e) => return Err((rec, e)),
+        };
+        let key = LowerName::new(&rec.owner);
+        if rec.rtype == t::SOA && rec.owner == *origin {
+            if apex_soa {
+                continue;
+            }
+            apex_soa = true;
+        }
+        if !seen.insert((key.clone(), rec.rtype, canonical(rec.rtype, &wire))) {
+            continue;
+        }
+        rec.ttl = *first_ttl.entry((key, rec.rtype)).or_insert(rec.ttl);
+        out.push((rec, wire));
+    }
+    Ok(out)
+}
+
+/// Where the names lie in RDATA of the types whose names RFC 4034 6.2
+/// lowercases in canonical form: (octets before the first name, names).
+fn name_layout(rtype: u16) -> Option<(usize, usize)> {
+    Some(match rtype {
+        // NS, CNAME, PTR, DNAME; MD, MF, MB, MG, MR are not read here.
+        2 | 5 | 12 | 39 => (0, 1),
+        // SOA; RP and MINFO.
+        6 | 14 | 17 => (0, 2),
+        // MX, AFSDB, RT, KX.
+        15 | 18 | 21 | 36 => (2, 1),
+        // SRV.
+        33 => (6, 1),
+        // RRSIG: the signer's name.
+        46 => (18, 1),
+        _ => return None,
+    })
+}
+
+/// Length of the uncompressed wire name at the start of `b`.
+fn name_len(b: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        let len = usize::from(*b.get(at)?);
+        if len > 63 {
+            return None;
+        }
+        at += 1 + len;
+        if len == 0 {
+            return (at <= b.len()).then_some(at);
+        }
+    }
+}
+
+/// The canonical form of RDATA: names lowercased where RFC 4034 6.2 says.
+fn canonical(rtype: u16, wire: &[u8]) -> Vec<u8> {
+    let mut out = wire.to_vec();
+    if rtype == 35 {
+        // NAPTR: three character strings, then the replacement name.
+        let mut at = 4;
+        for _ in 0..3 {
+            match out.get(at) {
+                Some(&len) => at += 1 + usize::from(len),
+                None => return out,
+            }
+        }
+        if let Some(name) = out.get_mut(at..) {
+            name.make_ascii_lowercase();
+        }
+        return out;
+    }
+    let Some((mut at, names)) = name_layout(rtype) else {
+        return out;
+    };
+    for _ in 0..names {
+        let Some(len) = out.get(at..).and_then(name_len) else {
+            break;
+        };
+        out[at..at + len].make_ascii_lowercase();
+        at += len;
+    }
+    out
+}
+
+/// The zone checks Knot DNS 3.2 makes when loading a zone (`kzonecheck`
+/// without DNSSEC validation), each an error naming the record: SOA and
+/// NS at the apex, one NSEC3PARAM, nothing beside a CNAME, one CNAME and
+/// one DNAME per name, no NS beside a DNAME below the apex, nothing below
+/// a DNAME, DS digests of a known type and length, and glue for name
+/// servers inside the zone. Problems are reported in file order.
+fn check(origin: &Name, files: &[PathBuf], records: &[Wired]) -> Result<(), BundleError> {
+    let at = |rec: Option<&Rec>, message: String| BundleError::Zone {
+        file: files
+            .get(rec.map_or(0, |r| r.file))
+            .cloned()
+            .unwrap_or_default(),
+        line: rec.map_or(0, |r| r.line),
+        message: match rec {
+            Some(r) => format!("`{}`: {message}", r.text),
+            None => message,
+        },
+    };
+    // Knot keeps NSEC3 records (and their RRSIGs) in a tree of their own.
+    let in_nsec3_tree = |rec: &Rec, wire: &[u8]| {
+        rec.rtype == NSEC3 || (rec.rtype == t::RRSIG && wire.get(..2) == Some(&[0, 50][..]))
+    };
+    let mut types: HashMap<LowerName, Vec<u16>> = HashMap::new();
+    let mut names: HashSet<LowerName> = HashSet::new();
+    for (rec, wire) in records {
+        if in_nsec3_tree(rec, wire) {
+            continue;
+        }
+        types
+            .entry(LowerName::new(&rec.owner))
+            .or_default()
+            .push(rec.rtype);
+        let mut name = rec.owner.clone();
+        while origin.zone_of(&name) && names.insert(LowerName::new(&name)) {
+            if label_count(&name) == 0 {
+                break;
+            }
+            name = name.base_name();
+        }
+    }
+    let has = |name: &Name, rtype: u16| {
+        types
+            .get(&LowerName::new(name))
+            .is_some_and(|ts| ts.contains(&rtype))
+    };
+    // The name or an ancestor below the apex is a delegation point.
+    let delegated = |name: &Name| {
+        let mut n = name.clone();
+        while origin.zone_of(&n) && n != *origin {
+            if has(&n, t::NS) {
+                return true;
+            }
+            n = n.base_name();
+        }
+        false
+    };
+    if !has(origin, t::SOA) {
+        return Err(at(None, format!("{origin}: missing SOA at the zone apex")));
+    }
+    if !has(origin, t::NS) {
+        return Err(at(None, format!("{origin}: missing NS at the zone apex")));
+    }
+    if let Some((second, _)) = records
+        .iter()
+        .filter(|(r, _)| r.rtype == NSEC3PARAM && r.owner == *origin)
+        .nth(1)
+    {
+        return Err(at(
+            Some(second),
+            format!("{origin}: more than one NSEC3PARAM record at the apex"),
+        ));
+    }
+    let mut checked: HashSet<LowerName> = HashSet::new();
+    for (rec, wire) in records {
+        let key = LowerName::new(&rec.owner);
+        if checked.insert(key.clone())
+            && let Some(ts) = types.get(&key)
+            && let Some(problem) = node_problem(&rec.owner, ts, rec.owner == *origin)
+        {
+            return Err(at(Some(rec), problem));
+        }
+        let problem = match rec.rtype {
+            t::DS => ds_problem(wire),
+            t::NS => glue_problem(origin, rec, &names, &has, &delegated),
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            return Err(at(Some(rec), problem));
+        }
+        // RFC 6672 2.4: a DNAME owner "MUST NOT have any descendants".
+        let mut up = rec.owner.base_name();
+        while origin.zone_of(&up) {
+            if has(&up, code::DNAME) {
+                return Err(at(
+                    Some(rec),
+                    format!("{} is below the DNAME at {up}", rec.owner),
+                ));
+            }
+            if up == *origin {
+                break;
+            }
+            up = up.base_name();
+        }
+    }
+    Ok(())
+}
+
+/// RFC 5155 NSEC3.
+const NSEC3: u16 = 50;
+/// RFC 5155 NSEC3PARAM.
+const NSEC3PARAM: u16 = 51;
+
+/// CNAME and DNAME rules for the types present at one owner.
+fn node_problem(owner: &Name, types: &[u16], apex: bool) -> Option<String> {
+    let count = |x: u16| types.iter().filter(|&&y| y == x).count();
+    let cnames = count(t::CNAME);
+    // RFC 2181 10.1: one canonical name; RFC 1034 3.6.2: no other data
+    // beside it (RFC 4035 allows RRSIG and NSEC).
+    if cnames > 1 {
+        return Some(format!("more than one CNAME record at {owner}"));
+    }
+    if cnames == 1
+        && let Some(&other) = types
+            .iter()
+            .find(|&&x| !matches!(x, t::CNAME | t::RRSIG | t::NSEC))
+    {
+        return Some(format!(
+            "CNAME and other data ({}) at {owner}",
+            rdata::type_name(other)
+        ));
+    }
+    // RFC 6672 2.4: one DNAME per name, and no NS beside it below the apex.
+    if count(code::DNAME) > 1 {
+        return Some(format!("more than one DNAME record at {owner}"));
+    }
+    if count(code::DNAME) == 1 && !apex && count(t::NS) > 0 {
+        return Some(format!("NS beside the DNAME at {owner}"));
+    }
+    None
+}
+
+/// RFC 4034 5.1.4: the digest types Knot DNS knows, with their lengths
+/// (SHA-1, RFC 4509 SHA-256, RFC 6605 SHA-384).
+fn ds_problem(wire: &[u8]) -> Option<String> {
+    let digest_type = *wire.get(3)?;
+    let len = wire.len().saturating_sub(4);
+    let want = match digest_type {
+        1 => 20,
+        2 => 32,
+        4 => 48,
+        other => return Some(format!("DS digest type {other} is unknown")),
+    };
+    (len != want)
+        .then(|| format!("DS digest of {len} octets, digest type {digest_type} needs {want}"))
+}
+
+/// Glue, as Knot DNS checks it, for an NS record at the apex or at a
+/// delegation point (not below another one) whose target lies in the
+/// zone: an A or AAAA at the target, or at the wildcard that covers it,
+/// unless the target lies below another delegation.
+fn glue_problem(
+    origin: &Name,
+    ns: &Rec,
+    names: &HashSet<LowerName>,
+    has: &dyn Fn(&Name, u16) -> bool,
+    delegated: &dyn Fn(&Name) -> bool,
+) -> Option<String> {
+    let RData::NS(target) = &ns.rdata else {
+        return None;
+    };
+    let target = &target.0;
+    let at_apex = ns.owner == *origin;
+    if !at_apex && delegated(&ns.owner.base_name()) {
+        return None;
+    }
+    if !origin.zone_of(target) {
+        return None;
+    }
+    let glue_owner = if names.contains(&LowerName::new(target)) {
+        target.clone()
+    } else {
+        let mut encloser = target.base_name();
+        while !names.contains(&LowerName::new(&encloser)) && label_count(&encloser) > 0 {
+            encloser = encloser.base_name();
+        }
+        if encloser != ns.owner && delegated(&encloser) {
+            return None;
+        }
+        encloser.prepend_label(&b"*"[..]).ok()?
+    };
+    if has(&glue_owner, t::A) || has(&glue_owner, t::AAAA) {
+        return None;
+    }
+    Some(format!("missing glue for the name server {target}"))
 }
