@@ -127,10 +127,13 @@ impl Zone {
             files,
             records,
         } = loaded;
-        let records = collapse(&origin, records).map_err(|(rec, e)| BundleError::Zone {
-            file: files.get(rec.file).cloned().unwrap_or_default(),
-            line: rec.line,
-            message: format!("`{}`: {e}", rec.text),
+        let records = collapse(&origin, records).map_err(|bad| {
+            let (rec, e) = *bad;
+            BundleError::Zone {
+                file: files.get(rec.file).cloned().unwrap_or_default(),
+                line: rec.line,
+                message: format!("`{}`: {e}", rec.text),
+            }
         })?;
         check(&origin, &files, &records)?;
         let mut nodes: HashMap<LowerName, Node> = HashMap::new();
@@ -195,7 +198,7 @@ type Wired = (Rec, Vec<u8>);
 /// Bring the records into the shape Knot DNS loads: only the first SOA of
 /// the apex, identical records (compared in the canonical form of RFC 4034
 /// 6.2) once, and each RRset with the TTL of its first record.
-fn collapse(origin: &Name, records: Vec<Rec>) -> Result<Vec<Wired>, (Rec, String)> {
+fn collapse(origin: &Name, records: Vec<Rec>) -> Result<Vec<Wired>, Box<(Rec, String)>> {
     let mut out: Vec<Wired> = Vec::with_capacity(records.len());
     let mut seen: HashSet<(LowerName, u16, Vec<u8>)> = HashSet::new();
     let mut first_ttl: HashMap<(LowerName, u16), u32> = HashMap::new();
@@ -203,7 +206,7 @@ fn collapse(origin: &Name, records: Vec<Rec>) -> Result<Vec<Wired>, (Rec, String
     for mut rec in records {
         let wire = match rdata::to_wire(&rec.rdata) {
             Ok(w) => w,
-            Err(e) => return Err((rec, e)),
+            Err(e) => return Err(Box::new((rec, e))),
         };
         let key = LowerName::new(&rec.owner);
         if rec.rtype == t::SOA && rec.owner == *origin {
