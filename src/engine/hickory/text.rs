@@ -52,131 +52,176 @@ pub struct Entry {
 pub type SplitError = (usize, String);
 
 /// Cut a master file into logical entries (RFC 1035 5.1): `;` comments,
-/// `(`/`)` continuing an entry across lines, `"` strings kept whole, `\`
-/// protecting the next character. Blank and comment-only lines give no
-/// entry.
+/// `(`/`)` continuing an entry across lines (not nested), `"` strings kept
+/// whole, `\` protecting the next character. Blank and comment-only lines
+/// give no entry.
+///
+/// The character rules are Knot DNS's: outside comments a file holds only
+/// printable ASCII (blanks and tabs also inside quotes), anything else is
+/// written as `\DDD`; a quoted string ends on its line and is followed by
+/// a blank; a word may end in a quoted value after `=` (`alpn="h2,h3"`),
+/// which joins the word. An error names the line the scan had reached.
 pub fn split_entries(src: &[u8]) -> Result<Vec<Entry>, SplitError> {
+    let mut scan = Scan {
+        src,
+        at: 0,
+        line: 1,
+    };
     let mut entries = Vec::new();
-    let mut line = 1usize;
-    let mut depth = 0usize;
-    let mut open_line = 0usize;
-    let mut current: Option<Entry> = None;
-    let mut at_line_start = true;
-    let mut i = 0usize;
-    while let Some(&c) = src.get(i) {
-        if at_line_start && depth == 0 {
-            if let Some(done) = current.take() {
-                entries.push(done);
-            }
-            current = Some(Entry {
+    while scan.at < src.len() {
+        let line = scan.line;
+        let inherits_owner = scan.peek().is_some_and(is_blank);
+        let tokens = scan.entry()?;
+        if !tokens.is_empty() {
+            entries.push(Entry {
                 line,
-                inherits_owner: c == b' ' || c == b'\t',
-                tokens: Vec::new(),
+                inherits_owner,
+                tokens,
             });
         }
-        at_line_start = false;
-        match c {
-            b'\n' => {
-                line += 1;
-                at_line_start = true;
-                i += 1;
-            }
-            b' ' | b'\t' | b'\r' => i += 1,
-            b';' => {
-                while src.get(i).is_some_and(|&b| b != b'\n') {
-                    i += 1;
-                }
-            }
-            b'(' => {
-                if depth == 0 {
-                    open_line = line;
-                }
-                depth += 1;
-                i += 1;
-            }
-            b')' => {
-                if depth == 0 {
-                    return Err((line, "`)` without a matching `(`".into()));
-                }
-                depth -= 1;
-                i += 1;
-            }
-            b'"' => {
-                let start_line = line;
-                let mut raw = Vec::new();
-                i += 1;
-                loop {
-                    match src.get(i) {
-                        None | Some(b'\n') => {
-                            return Err((start_line, "unterminated quoted string".into()));
-                        }
-                        Some(b'"') => {
-                            i += 1;
-                            break;
-                        }
-                        Some(b'\\') => {
-                            raw.push(b'\\');
-                            match src.get(i + 1) {
-                                Some(b'\n') | None => {
-                                    return Err((start_line, "unterminated quoted string".into()));
-                                }
-                                Some(&n) => raw.push(n),
-                            }
-                            i += 2;
-                        }
-                        Some(&b) => {
-                            raw.push(b);
-                            i += 1;
-                        }
-                    }
-                }
-                push_token(&mut current, line, Token { raw, quoted: true });
-            }
-            _ => {
-                let mut raw = Vec::new();
-                while let Some(&b) = src.get(i) {
-                    if matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' | b'"') {
-                        break;
-                    }
-                    if b == b'\\' {
-                        raw.push(b);
-                        match src.get(i + 1) {
-                            Some(b'\n') | None => {
-                                return Err((line, "`\\` at the end of a line".into()));
-                            }
-                            Some(&n) => raw.push(n),
-                        }
-                        i += 2;
-                        continue;
-                    }
-                    raw.push(b);
-                    i += 1;
-                }
-                push_token(&mut current, line, Token { raw, quoted: false });
-            }
-        }
     }
-    if depth > 0 {
-        return Err((open_line, "`(` is never closed".into()));
-    }
-    if let Some(done) = current.take() {
-        entries.push(done);
-    }
-    entries.retain(|e| !e.tokens.is_empty());
     Ok(entries)
 }
 
-/// Add a token to the entry being built (one always exists once a line
-/// has started).
-fn push_token(current: &mut Option<Entry>, line: usize, token: Token) {
-    match current {
-        Some(entry) => entry.tokens.push(token),
-        None => {
-            *current = Some(Entry {
-                line,
-                inherits_owner: false,
-                tokens: vec![token],
-            })
+/// Blanks between words.
+fn is_blank(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r')
+}
+
+/// Bytes that end an unquoted word.
+fn ends_word(b: u8) -> bool {
+    is_blank(b) || matches!(b, b'\n' | b';' | b'(' | b')')
+}
+
+/// Bytes a word holds as they are (blanks only inside quotes).
+fn plain(b: u8, quoted: bool) -> bool {
+    (0x21..=0x7e).contains(&b) || (quoted && (b == b' ' || b == b'\t'))
+}
+
+/// A cursor over a file being split.
+struct Scan<'a> {
+    /// The file.
+    src: &'a [u8],
+    /// The next octet.
+    at: usize,
+    /// The line of the next octet.
+    line: usize,
+}
+
+impl Scan<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.src.get(self.at).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.at += 1;
+        if b == b'\n' {
+            self.line += 1;
+        }
+        Some(b)
+    }
+
+    fn fail<T>(&self, message: &str) -> Result<T, SplitError> {
+        Err((self.line, message.to_string()))
+    }
+
+    /// The words of one entry, up to a newline outside parentheses.
+    fn entry(&mut self) -> Result<Vec<Token>, SplitError> {
+        let mut tokens = Vec::new();
+        let mut open: Option<usize> = None;
+        while let Some(b) = self.peek() {
+            match b {
+                b'\n' => {
+                    self.next();
+                    if open.is_none() {
+                        return Ok(tokens);
+                    }
+                }
+                b';' => {
+                    while self.peek().is_some_and(|c| c != b'\n') {
+                        self.next();
+                    }
+                }
+                b'(' if open.is_some() => return self.fail("`(` inside parentheses"),
+                b'(' => {
+                    open = Some(self.line);
+                    self.next();
+                }
+                b')' if open.is_none() => return self.fail("`)` without a matching `(`"),
+                b')' => {
+                    open = None;
+                    self.next();
+                }
+                b if is_blank(b) => {
+                    self.next();
+                }
+                _ => tokens.push(self.word()?),
+            }
+        }
+        match open {
+            Some(line) => Err((line, "`(` is never closed".into())),
+            None => Ok(tokens),
+        }
+    }
+
+    /// One word: a quoted string, or unquoted text that may end in a
+    /// quoted value after `=`.
+    fn word(&mut self) -> Result<Token, SplitError> {
+        let quoted = self.peek() == Some(b'"');
+        let mut raw = Vec::new();
+        while let Some(b) = self.peek() {
+            match b {
+                b'"' if quoted || raw.ends_with(b"=") => {
+                    self.next();
+                    self.quoted_rest(&mut raw)?;
+                    if self.peek().is_some_and(|c| !ends_word(c)) {
+                        return self.fail("no blank after a quoted string");
+                    }
+                    break;
+                }
+                b'"' => return self.fail("`\"` inside a word"),
+                b'\\' => {
+                    self.next();
+                    self.escaped(&mut raw)?;
+                }
+                b if ends_word(b) => break,
+                b if !plain(b, false) => {
+                    return self.fail(&format!("character \\{b:03} must be written as an escape"));
+                }
+                _ => {
+                    self.next();
+                    raw.push(b);
+                }
+            }
+        }
+        Ok(Token { raw, quoted })
+    }
+
+    /// After a backslash: keep it and the protected character.
+    fn escaped(&mut self, raw: &mut Vec<u8>) -> Result<(), SplitError> {
+        raw.push(b'\\');
+        match self.next() {
+            Some(c) if plain(c, true) => {
+                raw.push(c);
+                Ok(())
+            }
+            _ => self.fail("bad escape"),
+        }
+    }
+
+    /// The rest of a quoted string, after its opening quote.
+    fn quoted_rest(&mut self, raw: &mut Vec<u8>) -> Result<(), SplitError> {
+        loop {
+            match self.next() {
+                Some(b'"') => return Ok(()),
+                Some(b'\\') => self.escaped(raw)?,
+                Some(c) if plain(c, true) => raw.push(c),
+                None | Some(b'\n') => return self.fail("unterminated quoted string"),
+                Some(c) => {
+                    return self.fail(&format!("character \\{c:03} must be written as an escape"));
+                }
+            }
         }
     }
 }
@@ -484,13 +529,22 @@ mod tests {
         assert_eq!(e[0].tokens[2].raw, b"x ; (y) \\\" z");
         assert_eq!(e[0].tokens[3].raw, b"b\\ c");
         assert_eq!(char_string(&e[0].tokens[2].raw).unwrap(), b"x ; (y) \" z");
+        let e = split_entries(b"s SVCB 1 . alpn=\"h2,h3\" port=1\n").unwrap();
+        assert_eq!(e[0].tokens[4].raw, b"alpn=h2,h3");
+        assert!(!e[0].tokens[4].quoted);
     }
 
     #[test]
     fn split_errors_name_the_line() {
         assert_eq!(split_entries(b"a\nb ( c\n").unwrap_err().0, 2);
         assert_eq!(split_entries(b"a )\n").unwrap_err().0, 1);
-        assert_eq!(split_entries(b"\n\na \"open\n").unwrap_err().0, 3);
+        // The scan has passed the newline that ends the open string.
+        assert_eq!(split_entries(b"\n\na \"open\n").unwrap_err().0, 4);
+        assert_eq!(split_entries(b"a ((\n").unwrap_err().0, 1);
+        assert!(split_entries(b"a \"x\"y\n").is_err());
+        assert!(split_entries(b"a x\"y\"\n").is_err());
+        assert!(split_entries(b"a \x80\n").is_err());
+        assert!(split_entries(b"a ; \x80 in a comment\n").is_ok());
     }
 
     #[test]
