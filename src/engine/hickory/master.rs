@@ -18,7 +18,7 @@ use hickory_proto::rr::{Name, RData};
 use crate::bundle::{Bundle, BundleError, ZoneFile};
 
 use super::rdata;
-use super::text::{self, Entry, Token};
+use super::text::{self, Entries, Entry, Token};
 
 /// How deeply `$INCLUDE`s may nest (NSD stops at 10 too), so that a file
 /// including itself ends with an error.
@@ -72,8 +72,8 @@ pub struct Loaded {
 struct Frame {
     /// Index into `Loaded::files`.
     file: usize,
-    /// The file's entries.
-    entries: std::vec::IntoIter<Entry>,
+    /// The file's entries, read one at a time.
+    entries: Entries,
     /// `$ORIGIN` in force.
     origin: Name,
     /// `$TTL` in force.
@@ -99,19 +99,29 @@ pub fn read_zone(bundle: &Bundle, zone: &ZoneFile) -> Result<Loaded, BundleError
     let entries = open(bundle, &zone.path)?;
     let mut stack = vec![Frame {
         file: 0,
-        entries: entries.into_iter(),
+        entries,
         origin,
         default_ttl: None,
         last_owner: None,
     }];
     let mut generated = 0usize;
     while let Some(frame) = stack.last_mut() {
-        let Some(entry) = frame.entries.next() else {
-            stack.pop();
-            continue;
-        };
         let file = frame.file;
         let path = loaded.files[file].clone();
+        let entry = match frame.entries.next_entry() {
+            Ok(Some(entry)) => entry,
+            Ok(None) => {
+                stack.pop();
+                continue;
+            }
+            Err((line, message)) => {
+                return Err(BundleError::Zone {
+                    file: path,
+                    line,
+                    message,
+                });
+            }
+        };
         let fail = |message: String| BundleError::Zone {
             file: path.clone(),
             line: entry.line,
@@ -166,7 +176,7 @@ pub fn read_zone(bundle: &Bundle, zone: &ZoneFile) -> Result<Loaded, BundleError
                     loaded.files.push(resolved);
                     stack.push(Frame {
                         file: loaded.files.len() - 1,
-                        entries: entries.into_iter(),
+                        entries,
                         origin: new_origin,
                         default_ttl,
                         last_owner: None,
@@ -201,14 +211,9 @@ fn is_absolute(raw: &[u8]) -> bool {
     body.iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 0
 }
 
-/// Read and split one file of the bundle.
-fn open(bundle: &Bundle, path: &std::path::Path) -> Result<Vec<Entry>, BundleError> {
-    let bytes = bundle.read(path)?;
-    text::split_entries(&bytes).map_err(|(line, message)| BundleError::Zone {
-        file: path.to_path_buf(),
-        line,
-        message,
-    })
+/// Read one file of the bundle, to be split entry by entry.
+fn open(bundle: &Bundle, path: &std::path::Path) -> Result<Entries, BundleError> {
+    Ok(Entries::new(bundle.read(path)?))
 }
 
 /// True for a class word: a mnemonic or RFC 3597 `CLASSnnn`.

@@ -62,25 +62,65 @@ pub type SplitError = (usize, String);
 /// a blank; a word may end in a quoted value after `=` (`alpn="h2,h3"`),
 /// which joins the word. An error names the line the scan had reached.
 pub fn split_entries(src: &[u8]) -> Result<Vec<Entry>, SplitError> {
-    let mut scan = Scan {
-        src,
-        at: 0,
-        line: 1,
-    };
-    let mut entries = Vec::new();
-    while scan.at < src.len() {
-        let line = scan.line;
-        let inherits_owner = scan.peek().is_some_and(is_blank);
-        let tokens = scan.entry()?;
-        if !tokens.is_empty() {
-            entries.push(Entry {
-                line,
-                inherits_owner,
-                tokens,
-            });
+    let mut entries = Entries::new(src.to_vec());
+    let mut out = Vec::new();
+    while let Some(entry) = entries.next_entry()? {
+        out.push(entry);
+    }
+    Ok(out)
+}
+
+/// The entries of one file, split one at a time, so that an error late in
+/// a file is only reported once everything before it was read.
+#[derive(Debug)]
+pub struct Entries {
+    /// The file.
+    src: Vec<u8>,
+    /// Where the next entry starts.
+    at: usize,
+    /// Its line.
+    line: usize,
+}
+
+impl Entries {
+    /// The entries of the file `src`.
+    pub fn new(src: Vec<u8>) -> Entries {
+        Entries {
+            src,
+            at: 0,
+            line: 1,
         }
     }
-    Ok(entries)
+
+    /// The next entry, `None` at the end of the file.
+    pub fn next_entry(&mut self) -> Result<Option<Entry>, SplitError> {
+        let mut scan = Scan {
+            src: &self.src,
+            at: self.at,
+            line: self.line,
+        };
+        let result = loop {
+            if scan.at >= scan.src.len() {
+                break Ok(None);
+            }
+            let line = scan.line;
+            let inherits_owner = scan.peek().is_some_and(is_blank);
+            match scan.entry() {
+                Ok(tokens) if tokens.is_empty() => continue,
+                Ok(tokens) => {
+                    break Ok(Some(Entry {
+                        line,
+                        inherits_owner,
+                        tokens,
+                    }));
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        self.at = scan.at;
+        self.line = scan.line;
+        result
+    }
 }
 
 /// Blanks between words.
