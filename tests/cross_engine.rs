@@ -554,6 +554,8 @@ fn place(e: &BundleError) -> (String, usize) {
     }
 }
 
+/// Zones loaded by both engines.
+static BOTH_LOADED: AtomicUsize = AtomicUsize::new(0);
 /// Zones refused by both engines (at the same place).
 static BOTH_REFUSED: AtomicUsize = AtomicUsize::new(0);
 
@@ -584,7 +586,10 @@ fn compare_files(zone: &str, extra: &[(&str, String)], queries: &[Q]) -> Result<
     let hickory = EngineKind::Hickory.open(&bundle, identity.clone());
     let native = EngineKind::Native.open(&bundle, identity);
     let (hickory, native) = match (hickory, native) {
-        (Ok(h), Ok(n)) => (h, Some(n)),
+        (Ok(h), Ok(n)) => {
+            BOTH_LOADED.fetch_add(1, Ordering::Relaxed);
+            (h, Some(n))
+        }
         (Ok(h), Err(e)) if is_parser_stub(&e) => {
             NATIVE_PARSER_MISSING.fetch_add(1, Ordering::Relaxed);
             (h, None)
@@ -722,11 +727,14 @@ struct Style {
     parens: bool,
     /// Written in an included file instead.
     included: bool,
+    /// One more oddity: line ends, tabs, generic RDATA, odd owners and
+    /// TTLs, escapes, unknown types.
+    noise: u8,
 }
 
 fn style_strategy() -> impl Strategy<Value = Style> {
     (
-        0u8..40,
+        0u8..100,
         0u8..5,
         0u8..3,
         0u8..4,
@@ -734,9 +742,10 @@ fn style_strategy() -> impl Strategy<Value = Style> {
         0u8..3,
         prop::bool::weighted(0.2),
         prop::bool::weighted(0.15),
+        0u8..100,
     )
         .prop_map(
-            |(before, owner, ttl, class, swap, rtype, parens, included)| Style {
+            |(before, owner, ttl, class, swap, rtype, parens, included, noise)| Style {
                 before,
                 owner,
                 ttl,
@@ -745,6 +754,7 @@ fn style_strategy() -> impl Strategy<Value = Style> {
                 rtype,
                 parens,
                 included,
+                noise,
             },
         )
 }
@@ -835,6 +845,33 @@ fn styled_zone(records: &[Rr], styles: &[Style]) -> (String, String) {
             format!("( {} ; split\n   )", r.rdata)
         } else {
             r.rdata.clone()
+        };
+        let (owner, first, rtype, rdata) = match st.noise {
+            0 => (owner, first, rtype, format!("{rdata}\r")),
+            1 => (format!("{owner}\t"), first, rtype, rdata),
+            2 if r.rtype == "A" => {
+                let hex: String = r
+                    .rdata
+                    .split('.')
+                    .map(|o| format!("{:02x}", o.parse::<u8>().unwrap_or(0)))
+                    .collect();
+                (owner, first, rtype, format!("\\# 4 {hex}"))
+            }
+            3 => ("x.example.org.".to_string(), first, rtype, rdata),
+            4 => (owner, "1H".into(), rtype, rdata),
+            5 => (owner, "4294967296".into(), rtype, rdata),
+            6 => (
+                "@".to_string(),
+                first,
+                "TXT".into(),
+                "\"\\\"x\\\" \\255 \\0651\" y\\032z".into(),
+            ),
+            7 => ("a\\.b".to_string(), first, rtype, rdata),
+            8 => (owner, first, "FOO".into(), rdata),
+            9 => (owner, first, "TYPE65280".into(), "\\# 3 abcdef".into()),
+            10 => (owner, first, "TXT".into(), "unquoted\\;semi \"\"".into()),
+            11 => (owner, "1w2d3h4m5s".into(), rtype, rdata),
+            _ => (owner, first, rtype, rdata),
         };
         let _ = writeln!(out, "{owner} {first} {second} {rtype} {rdata}");
         if st.before == 1 {
@@ -933,7 +970,8 @@ fn regressions() {
         compare(&zone, &queries).unwrap();
     }
     eprintln!(
-        "cross-engine: {} queries compared, {} zones refused by both",
+        "cross-engine: {} zones loaded by both, {} queries compared, {} zones refused by both",
+        BOTH_LOADED.load(Ordering::Relaxed),
         COMPARED.load(Ordering::Relaxed),
         BOTH_REFUSED.load(Ordering::Relaxed)
     );
