@@ -909,6 +909,149 @@ proptest! {
     }
 }
 
+/// One record of every type the parsers read, in good and bad forms:
+/// both engines load it the same or refuse it on the same line.
+#[test]
+fn every_type_reads_alike() {
+    let lines = [
+        "r A 192.0.2.1",
+        "r A 192.0.2.011",
+        "r A 1.2.3",
+        "r AAAA 2001:db8::1",
+        "r AAAA ::ffff:1.2.3.4",
+        "r NS ns.example.net.",
+        "r CNAME a+b",
+        "r CNAME \\+b",
+        "r PTR \"quoted.\"",
+        "r DNAME x.example.net.",
+        "r MX 10 mail",
+        "r MX 65536 mail",
+        "r TXT \"a\" b \"\"",
+        "r TXT x=\"y z\"",
+        &format!("r TXT \"{}\"", "x".repeat(300)),
+        "r SPF \"v=spf1 -all\"",
+        "r HINFO PDP-11 UNIX",
+        "r HINFO \"a\"",
+        "r MINFO a b",
+        "r RP a.example.com. .",
+        "r AFSDB 1 afs",
+        "r RT 1 rt",
+        "r KX 1 kx",
+        "r LP 1 lp.example.com.",
+        "r SRV 0 1 2 t",
+        "r SRV 0 1 t",
+        "r NAPTR 100 10 \"S\" \"SIP+D2U\" \"\" _sip._udp",
+        "r CAA 0 issue \"ca.example\"",
+        "r CAA 0 is-sue \"x\"",
+        "r CAA 0 issue ca",
+        "r URI 10 1 \"https://e.x/\"",
+        "r SSHFP 1 1 0123456789abcdef",
+        "r SSHFP 1 1",
+        "r SSHFP 1 1 012 3",
+        "r TLSA 3 1 1 00 11",
+        "r SMIMEA 3 1 1 abcd",
+        "r DS 1 8 1 0123456789012345678901234567890123456789",
+        "r DS 1 RSASHA256 2 00",
+        "r DS 1 FOO 2 00",
+        "r CDS 0 0 0 00",
+        "r DNSKEY 257 3 13 AQID",
+        "r DNSKEY 257 3 13 AQI=",
+        "r DNSKEY 257 3 13 AQJ=",
+        "r DNSKEY 257 3 13 AQ ID",
+        "r CDNSKEY 0 3 0 AA==",
+        "r KEY 256 3 5 AQID",
+        "r CERT PGP 0 0 AQID",
+        "r CERT 1 2 3 AQID",
+        "r RRSIG A 8 2 300 20240101000000 20231201000000 1 example.com. AQID",
+        "r RRSIG A 8 2 300 20241301000000 20231201000000 1 example.com. AQID",
+        "r NSEC n.example.com. A NS SOA TYPE65000",
+        "r NSEC n.example.com. A FOO",
+        "r NSEC3 1 1 0 - 0P9MHAVEQVM6T7VBL5LOP2U3T2RP3TOM A",
+        "r NSEC3 1 1 0 ab 0P9MHAVE A",
+        "r NSEC3PARAM 1 0 0 -",
+        "r CSYNC 1 3 A NS",
+        "r ZONEMD 1 1 1 00",
+        "r OPENPGPKEY AQID",
+        "r DHCID AQID",
+        "r EUI48 00-00-5e-00-53-2a",
+        "r EUI48 00-00-5e-00-53",
+        "r EUI64 00-00-5e-ef-10-00-00-2a",
+        "r NID 1 0014:4fff:ff20:ee64",
+        "r L64 1 0014:4fff:ff20:ee6",
+        "r L32 1 192.0.2.1",
+        "r APL 1:192.168.32.0/21 !1:192.168.38.0/28 2:2001:db8::/32",
+        "r APL 1:1.2.3.4/33",
+        "r IPSECKEY 10 1 2 192.0.2.38 AQID",
+        "r IPSECKEY 10 0 2 . AQID",
+        "r IPSECKEY 10 3 2 gw.example.com.",
+        "r IPSECKEY 10 0 2 x AQID",
+        "r LOC 52 22 23.000 N 4 53 32.000 E -2.00m 0.00m 10000m 10m",
+        "r LOC 52 N 4 E 0",
+        "r LOC 91 N 4 E 0",
+        "r LOC 52 22 N 4 53 E 10m 1m 2m 3m 4m",
+        "r SVCB 1 . alpn=h2,h3 port=8443",
+        "r SVCB 0 t.example.com.",
+        "r SVCB 1 . mandatory=alpn alpn=h2",
+        "r HTTPS 1 . ech=AQID ipv4hint=192.0.2.1,192.0.2.2",
+        "r HTTPS 1 . key65000=x no-default-alpn",
+        "r HTTPS 1 . alpn=\"h2,h3\"",
+        "r HTTPS 1 . port=1 port=2",
+        "r HTTPS 1 . dohpath=/q{?dns}",
+        "r TYPE65280 \\# 0",
+        "r TYPE1 \\# 4 c0000201",
+        "r A \\# 3 c00002",
+        "r TYPE41 \\# 0",
+        "r TYPE255 \\# 0",
+        "r WKS \\# 0",
+        "r CLASS1 A 192.0.2.1",
+        "r CH A 192.0.2.1",
+        "r 1h30 A 192.0.2.1",
+        "r 1H30M A 192.0.2.1",
+        "r DS \\# 4 00010801",
+        "r SOA ns h 1 2 3 4 5",
+        "r MX \\# 3 000a00",
+        "r NS \\# 1 00",
+        "r NAPTR 1 2 \"\" \"\" \"\" .",
+        "r TXT \"\\256\"",
+        "r TXT a\\",
+        "r NSEC3PARAM 1 0 0 zz",
+    ];
+    let mut refused = 0;
+    for line in lines {
+        let zone = format!(
+            "$ORIGIN {ORIGIN}\n$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 900 1209600 60\n  NS ns1\nns1 A 192.0.2.1\n{line}\n"
+        );
+        let queries: Vec<Q> = [1u16, 255, 16, 29, 64, 65, 42, 45, 37, 65280, 41]
+            .into_iter()
+            .map(|qtype| Q {
+                labels: vec!["r"],
+                outside: false,
+                case_mask: 0,
+                qtype,
+                qclass: 1,
+                opcode: 0,
+                edns: Some((1232, false, false, 0)),
+                tcp: true,
+                mangle: None,
+            })
+            .collect();
+        if let Err(e) = compare(&zone, &queries) {
+            panic!("{line}: {e}");
+        }
+        let dir = TempDir::with_zone(&zone);
+        let bundle = Bundle::open(&dir.0).unwrap();
+        refused += usize::from(
+            EngineKind::Hickory
+                .open(&bundle, Identity::default())
+                .is_err(),
+        );
+    }
+    eprintln!(
+        "every_type_reads_alike: {} lines, {refused} refused by both",
+        lines.len()
+    );
+}
+
 /// Shrunk failures of `engines_answer_alike`, kept as fixed cases.
 #[test]
 fn regressions() {

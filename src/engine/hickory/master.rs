@@ -136,7 +136,7 @@ pub fn read_zone(bundle: &Bundle, zone: &ZoneFile) -> Result<Loaded, BundleError
                     let [name] = args else {
                         return Err(fail("$ORIGIN takes one name".into()));
                     };
-                    frame.origin = text::name(&name.raw, &frame.origin).map_err(&fail)?;
+                    frame.origin = text::name_word(name, &frame.origin).map_err(&fail)?;
                 }
                 "$TTL" => {
                     let [ttl] = args else {
@@ -149,7 +149,7 @@ pub fn read_zone(bundle: &Bundle, zone: &ZoneFile) -> Result<Loaded, BundleError
                         [t] => (t, frame.origin.clone()),
                         // Knot DNS refuses a relative origin here.
                         [t, o] if is_absolute(&o.raw) => {
-                            (t, text::name(&o.raw, &frame.origin).map_err(&fail)?)
+                            (t, text::name_word(o, &frame.origin).map_err(&fail)?)
                         }
                         [_, _] => {
                             return Err(fail("$INCLUDE origin must be an absolute name".into()));
@@ -252,7 +252,7 @@ fn record(
             .ok_or_else(|| fail("no previous owner to inherit".into()))?
     } else {
         at = 1;
-        text::name(&tokens[0].raw, &frame.origin).map_err(&fail)?
+        text::name_word(&tokens[0], &frame.origin).map_err(&fail)?
     };
     let mut ttl = None;
     let mut class = None;

@@ -358,6 +358,29 @@ fn labels(raw: &[u8]) -> Result<(Vec<Vec<u8>>, bool), String> {
     Ok((labels, absolute))
 }
 
+/// A name written as a word: not quoted, and only with the characters
+/// Knot DNS reads in names (letters, digits, `-`, `_`, `/`, `*`, `.`),
+/// anything else escaped.
+pub fn name_word(word: &Token, origin: &Name) -> Result<Name, String> {
+    let mut plain = true;
+    let mut i = 0;
+    while let Some(&b) = word.raw.get(i) {
+        if b == b'\\' {
+            i += 2;
+            continue;
+        }
+        plain &= b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'/' | b'*' | b'.');
+        i += 1;
+    }
+    if word.quoted || word.raw.is_empty() || (word.raw != b"@" && !plain) {
+        return Err(format!(
+            "`{}` is not a valid name (escape other characters)",
+            String::from_utf8_lossy(&word.raw)
+        ));
+    }
+    name(&word.raw, origin)
+}
+
 /// A name in presentation form, relative to `origin` unless it ends in a
 /// dot; `@` is the origin itself. Letter case is kept as written.
 pub fn name(raw: &[u8], origin: &Name) -> Result<Name, String> {
@@ -451,7 +474,13 @@ pub fn ttl(raw: &[u8]) -> Result<u32, String> {
             return Err(bad());
         }
     }
-    total += value.unwrap_or(0);
+    if let Some(v) = value {
+        // A bare number is seconds only when it is the whole word.
+        if raw.iter().any(|b| !b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        total += v;
+    }
     u32::try_from(total).map_err(|_| bad())
 }
 
@@ -510,9 +539,29 @@ pub fn base64(words: &[Token]) -> Result<Vec<u8>, String> {
         for &c in &chunk[..4 - pad] {
             acc = acc << 6 | value(c).ok_or("invalid base64 character")?;
         }
+        // A canonical encoding leaves the padding bits zero.
+        if pad > 0 && acc & ((1 << (2 * pad)) - 1) != 0 {
+            return Err("non-canonical base64 padding bits".into());
+        }
         acc <<= 6 * pad as u32;
         let bytes = acc.to_be_bytes();
         out.extend_from_slice(&bytes[1..4 - pad]);
+    }
+    Ok(out)
+}
+
+/// Hex or base64 data written as one or more words, each word decoded on
+/// its own (as Knot DNS reads them); at least one word.
+pub fn per_word(
+    words: &[Token],
+    decode: fn(&[Token]) -> Result<Vec<u8>, String>,
+) -> Result<Vec<u8>, String> {
+    if words.is_empty() {
+        return Err("missing hex or base64 data".into());
+    }
+    let mut out = Vec::new();
+    for w in words {
+        out.extend(decode(std::slice::from_ref(w))?);
     }
     Ok(out)
 }
@@ -623,6 +672,7 @@ mod tests {
         assert_eq!(ttl(b"4294967295").unwrap(), u32::MAX);
         assert!(ttl(b"4294967296").is_err());
         assert!(ttl(b"h").is_err());
+        assert!(ttl(b"1h30").is_err());
         assert!(ttl(b"1x").is_err());
         assert!(ttl(b"99999999999999999999999").is_err());
     }
