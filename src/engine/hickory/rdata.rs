@@ -438,6 +438,7 @@ fn generic(t: u16, words: &[Token]) -> Result<RData, String> {
             bytes.len()
         ));
     }
+    check_layout(t, &bytes)?;
     let rtype = RecordType::from(t);
     if !typed(t) {
         return Ok(unknown(rtype, bytes));
@@ -449,6 +450,172 @@ fn generic(t: u16, words: &[Token]) -> Result<RData, String> {
         return Err(format!("RDATA is not a valid {}", type_name(t)));
     }
     Ok(rdata)
+}
+
+/// The wire layout of each type read in presentation form, one character
+/// per field: `1`, `2`, `4`, `6`, `8`, `G` fixed sizes of 1, 2, 4, 6, 8
+/// and 16 octets; `n` an uncompressed name; `s` a character string; `S`
+/// one or more strings to the end; `t` a non-empty string (CAA tag); `b`
+/// a type bitmap; `r` anything to the end. LOC, APL, IPSECKEY and SVCB
+/// are checked by hand.
+fn layout(t: u16) -> Option<&'static str> {
+    Some(match t {
+        1 => "4",
+        2 | 5 | 12 | 39 => "n",
+        6 => "nn44444",
+        13 => "ss",
+        14 | 17 => "nn",
+        15 | 18 | 21 | 36 | 107 => "2n",
+        16 | 99 => "S",
+        28 => "G",
+        33 => "222n",
+        35 => "22sssn",
+        37 => "221r",
+        43 | 59 => "211r",
+        44 => "11r",
+        46 => "2114442nr",
+        47 => "nb",
+        25 | 48 | 60 => "211r",
+        49 | 61 => "r",
+        50 => "112ssb",
+        51 => "112s",
+        52 | 53 => "111r",
+        62 => "42b",
+        63 => "411r",
+        104 | 106 => "28",
+        105 => "24",
+        108 => "6",
+        109 => "8",
+        256 => "22r",
+        257 => "1tr",
+        _ => return None,
+    })
+}
+
+/// RFC 3597 5: generic RDATA of a known type must have that type's wire
+/// layout.
+fn check_layout(t: u16, wire: &[u8]) -> Result<(), String> {
+    let short = || "RDATA too short for its type".to_string();
+    let mut at = 0usize;
+    let take = |at: &mut usize, n: usize| -> Result<(), String> {
+        if wire.len() < *at + n {
+            return Err(short());
+        }
+        *at += n;
+        Ok(())
+    };
+    let octet = |at: &mut usize| -> Result<u8, String> {
+        let b = *wire.get(*at).ok_or_else(short)?;
+        *at += 1;
+        Ok(b)
+    };
+    let name = |at: &mut usize| -> Result<(), String> {
+        let start = *at;
+        loop {
+            let len = usize::from(*wire.get(*at).ok_or_else(short)?);
+            *at += 1 + len;
+            if len == 0 {
+                break;
+            }
+            // RFC 3597 4: no compression in generic RDATA.
+            if len > 63 || *at - start > 255 {
+                return Err("invalid name in RDATA".into());
+            }
+        }
+        if *at > wire.len() {
+            return Err(short());
+        }
+        Ok(())
+    };
+    match t {
+        29 => {
+            take(&mut at, 16)?;
+            if wire.first() != Some(&0) {
+                return Err("unknown LOC version".into());
+            }
+        }
+        42 => {
+            while at < wire.len() {
+                take(&mut at, 3)?;
+                let len = octet(&mut at)? & 0x7f;
+                take(&mut at, usize::from(len))?;
+            }
+        }
+        45 => {
+            take(&mut at, 1)?;
+            let kind = octet(&mut at)?;
+            take(&mut at, 1)?;
+            match kind {
+                0 => {}
+                1 => take(&mut at, 4)?,
+                2 => take(&mut at, 16)?,
+                3 => name(&mut at)?,
+                _ => return Err("invalid IPSECKEY gateway type".into()),
+            }
+            at = wire.len();
+        }
+        64 | 65 => {
+            take(&mut at, 2)?;
+            name(&mut at)?;
+            let mut last: Option<u16> = None;
+            while at < wire.len() {
+                let key = u16::from_be_bytes([octet(&mut at)?, octet(&mut at)?]);
+                if last.is_some_and(|l| l >= key) {
+                    return Err("SVCB parameters out of order".into());
+                }
+                last = Some(key);
+                let len = u16::from_be_bytes([octet(&mut at)?, octet(&mut at)?]);
+                take(&mut at, usize::from(len))?;
+            }
+        }
+        _ => {
+            let Some(fields) = layout(t) else {
+                return Ok(());
+            };
+            for f in fields.bytes() {
+                match f {
+                    b'1' | b'2' | b'4' | b'6' | b'8' => take(&mut at, usize::from(f - b'0'))?,
+                    b'G' => take(&mut at, 16)?,
+                    b'n' => name(&mut at)?,
+                    b's' => {
+                        let len = octet(&mut at)?;
+                        take(&mut at, usize::from(len))?;
+                    }
+                    b't' => {
+                        let len = octet(&mut at)?;
+                        if len == 0 {
+                            return Err("empty CAA tag".into());
+                        }
+                        take(&mut at, usize::from(len))?;
+                    }
+                    b'S' => loop {
+                        let len = octet(&mut at)?;
+                        take(&mut at, usize::from(len))?;
+                        if at >= wire.len() {
+                            break;
+                        }
+                    },
+                    b'b' => {
+                        let mut last: Option<u8> = None;
+                        while at < wire.len() {
+                            let window = octet(&mut at)?;
+                            let len = octet(&mut at)?;
+                            if last.is_some_and(|l| l >= window) || !(1..=32).contains(&len) {
+                                return Err("invalid type bitmap".into());
+                            }
+                            last = Some(window);
+                            take(&mut at, usize::from(len))?;
+                        }
+                    }
+                    _ => at = wire.len(),
+                }
+            }
+        }
+    }
+    if at != wire.len() {
+        return Err("RDATA longer than its type allows".into());
+    }
+    Ok(())
 }
 
 /// The uncompressed wire form of `rdata`.
