@@ -1072,6 +1072,146 @@ fn every_type_reads_alike() {
     );
 }
 
+/// Directives, inheritance and lexical forms, good and bad, each as the
+/// body of a zone: both engines load it the same or refuse it on the same
+/// line. `inc.db` holds `x A 192.0.2.9` for the includes.
+#[test]
+fn every_directive_reads_alike() {
+    let bodies = [
+        "$ORIGIN sub\nr A 192.0.2.1",
+        "$ORIGIN sub.example.com.\nr A 192.0.2.1\n$ORIGIN example.com.\nr A 192.0.2.2",
+        "$ORIGIN\nr A 192.0.2.1",
+        "$ORIGIN a b\n",
+        "$ORIGIN \"q.\"\n",
+        "$TTL 1h\nr A 192.0.2.1",
+        "$TTL\n",
+        "$TTL x\n",
+        "$TTL 1h30\n",
+        "$TTL 60 extra\n",
+        "r 60 A 192.0.2.1\n  A 192.0.2.2\n  600 A 192.0.2.3",
+        " A 192.0.2.1",
+        "r IN 60 A 192.0.2.1",
+        "r 60 60 A 192.0.2.1",
+        "r IN IN A 192.0.2.1",
+        "r",
+        "r 60",
+        "r 60 IN",
+        "$INCLUDE inc.db",
+        "$INCLUDE inc.db sub.example.com.",
+        "$INCLUDE inc.db sub",
+        "$INCLUDE \"inc.db\"",
+        "$INCLUDE missing.db",
+        "$INCLUDE",
+        "$INCLUDE inc.db a b",
+        "$include inc.db\nr A 192.0.2.1",
+        "$INCLUDE inc.db\n  A 192.0.2.2",
+        "$GENERATE 1-3 h$ A 192.0.2.$",
+        "$GENERATE 1-3 h$ 60 IN A 192.0.2.$",
+        "$GENERATE 3-1 h$ A 192.0.2.$",
+        "$GENERATE 1-3/0 h$ A 192.0.2.$",
+        "$GENERATE 1-3 h$ A",
+        "$GENERATE 1-3",
+        "$GENERATE 0-15 ${0,2,n} PTR h$.example.com.",
+        "$GENERATE 1-2 h${-5,3} TXT x$",
+        "$GENERATE 1-2 h\\$ TXT \"$\"",
+        "$GENERATE 1-2 h${0,3,q} A 192.0.2.1",
+        "$GENERATE 1-70000 h$ A 192.0.2.1",
+        "$GENERATE 1-2 h$ TYPE$ \\# 0",
+        "$BOGUS",
+        "r A ( 192.0.2.1 )",
+        "r A ( 192.0.2.1",
+        "r A 192.0.2.1 )",
+        "r TXT ( ( a ) )",
+        "r TXT \"a\"b",
+        "r TXT a\"b\"",
+        "r TXT \"a\tb\"",
+        "r TXT \"a\rb\"",
+        "r\tTXT\ta",
+        "r TXT a\r",
+        "r TXT \"\\\n\"",
+        "r TXT a ; comment \u{1}\n",
+        "r TXT \u{7f}",
+        "\\064 A 192.0.2.1",
+        "a\\.b A 192.0.2.1",
+        "a..b A 192.0.2.1",
+        ".r A 192.0.2.1",
+        "r. A 192.0.2.1",
+        "r.example.com.. A 192.0.2.1",
+        "@ A 192.0.2.1",
+        "@.x A 192.0.2.1",
+        "r+x A 192.0.2.1",
+        "r=x A 192.0.2.1",
+        "\"r\" A 192.0.2.1",
+        "r.example.org. A 192.0.2.1",
+        "r A 192.0.2.1 ; trailing",
+        "r NS ns.r\nns.r A 192.0.2.1\nx.r TXT occluded",
+        "r CNAME a\nr RRSIG A 8 2 300 20240101000000 20231201000000 1 example.com. AQID",
+        "r CNAME a\nr NSEC a.example.com. CNAME",
+        "r DNAME a.\nx.r A 192.0.2.1",
+        "@ DNAME a.",
+        "r NS a.example.net.\nr DNAME a.",
+        "r NSEC3PARAM 1 0 0 -\n@ NSEC3PARAM 1 0 0 -\n@ NSEC3PARAM 1 0 1 -",
+        "@ SOA ns1 h 2 2 3 4 5\n",
+        "r SOA ns1 h 2 2 3 4 5\n",
+        "@ NS ns2\n",
+        "@ NS ns3.r\n*.r A 192.0.2.1",
+        "sub NS ns.sub\n",
+        "sub NS ns.deep.sub\nns.deep.sub A 192.0.2.1",
+        "sub NS ns.other\n",
+        "sub NS ns.other\nother NS x.example.net.",
+        "sub NS x\nx CNAME y",
+        "r A 192.0.2.1\nr A 192.0.2.1\nR 60 A 192.0.2.1",
+        "r DS 1 8 3 00",
+        "r DS 1 8 4 00",
+    ];
+    let mut refused = 0;
+    for body in bodies {
+        let zone = format!(
+            "$ORIGIN {ORIGIN}\n$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 900 1209600 60\n  NS ns1\nns1 A 192.0.2.1\n{body}\n"
+        );
+        let names: [&[&'static str]; 6] = [
+            &["r"],
+            &["x"],
+            &["h1"],
+            &["x", "sub"],
+            &["sub"],
+            &["x", "r"],
+        ];
+        let queries: Vec<Q> = names
+            .iter()
+            .flat_map(|labels| {
+                [1u16, 255, 16, 12, 5].into_iter().map(|qtype| Q {
+                    labels: labels.to_vec(),
+                    outside: false,
+                    case_mask: 0,
+                    qtype,
+                    qclass: 1,
+                    opcode: 0,
+                    edns: Some((1232, false, false, 0)),
+                    tcp: true,
+                    mangle: None,
+                })
+            })
+            .collect();
+        let inc = ("inc.db", "x A 192.0.2.9\n".to_string());
+        if let Err(e) = compare_files(&zone, std::slice::from_ref(&inc), &queries) {
+            panic!("{body:?}: {e}");
+        }
+        let dir = TempDir::with_zone(&zone);
+        std::fs::write(dir.0.join(inc.0), &inc.1).unwrap();
+        let bundle = Bundle::open(&dir.0).unwrap();
+        refused += usize::from(
+            EngineKind::Hickory
+                .open(&bundle, Identity::default())
+                .is_err(),
+        );
+    }
+    eprintln!(
+        "every_directive_reads_alike: {} bodies, {refused} refused by both",
+        bodies.len()
+    );
+}
+
 /// Shrunk failures of `engines_answer_alike`, kept as fixed cases.
 #[test]
 fn regressions() {
