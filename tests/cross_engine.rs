@@ -1035,6 +1035,22 @@ fn every_type_reads_alike() {
         "r EUI48 \\# 5 0000000000",
         "r HTTPS \\# 7 00010000010000",
         "r IPSECKEY \\# 3 0a0002",
+        "r HTTPS 1 . alpn= \"h2\"",
+        "r HTTPS 1 . mandatory=port",
+        "r HTTPS 1 . mandatory=port port=1",
+        "r HTTPS 1 . mandatory=mandatory",
+        "r HTTPS 1 . alpn=",
+        "r HTTPS 1 . port=",
+        "r HTTPS 1 . key7=/x",
+        "r HTTPS 1 . KEY3=1",
+        "r HTTPS 1 . key65535=x",
+        "r HTTPS 1 . ipv6hint=::1,2001:db8::2",
+        "r HTTPS 1 . ech=\"AQID\"",
+        "r HTTPS 1 . no-default-alpn=x",
+        "r HTTPS 1 . alpn=h2\\,x,h3",
+        "r HTTPS 1 . ohttp",
+        "r HTTPS 0 . alpn=h2",
+        "r SVCB 1 t port=53 port=53",
     ];
     let mut refused = 0;
     for line in lines {

@@ -1054,19 +1054,23 @@ const SVC_KEYS: &[(&str, u16)] = &[
     ("ohttp", 8),
 ];
 
-/// A SvcParamKey by name or as `keyNNNNN`.
+/// A SvcParamKey by name or as `keyNNNNN` (lower case; 65535 is reserved).
 fn svc_key(name: &[u8]) -> Result<u16, String> {
-    let s = String::from_utf8_lossy(name).to_ascii_lowercase();
+    let s = String::from_utf8_lossy(name);
     if let Some(&(_, k)) = SVC_KEYS.iter().find(|(n, _)| *n == s) {
         return Ok(k);
     }
-    match s.strip_prefix("key") {
-        Some(n) if !n.is_empty() => text::number(n.as_bytes(), "SvcParamKey"),
+    match s
+        .strip_prefix("key")
+        .map(|n| text::number::<u16>(n.as_bytes(), "key"))
+    {
+        Some(Ok(k)) if k != u16::MAX => Ok(k),
         _ => Err(format!("unknown SvcParamKey `{s}`")),
     }
 }
 
-/// Split a value on unescaped commas, decoding escapes in each item.
+/// Split a value on unescaped commas, decoding escapes in each item; no
+/// item may be empty.
 fn comma_list(raw: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     let mut items = Vec::new();
     let mut cur = Vec::new();
@@ -1074,17 +1078,11 @@ fn comma_list(raw: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     while let Some(&b) = raw.get(i) {
         match b {
             b'\\' => {
-                let end = if raw.get(i + 1).is_some_and(u8::is_ascii_digit) {
-                    i + 4
-                } else {
-                    i + 2
-                };
-                let piece = raw.get(i..end).ok_or("`\\` at the end of a value")?;
-                cur.extend(text::unescape(piece)?);
-                i = end;
+                cur.extend(raw.get(i..i + 2).unwrap_or(&raw[i..]));
+                i += 2;
             }
             b',' => {
-                items.push(std::mem::take(&mut cur));
+                items.push(text::unescape(&std::mem::take(&mut cur))?);
                 i += 1;
             }
             _ => {
@@ -1093,103 +1091,92 @@ fn comma_list(raw: &[u8]) -> Result<Vec<Vec<u8>>, String> {
             }
         }
     }
-    items.push(cur);
+    items.push(text::unescape(&cur)?);
+    if items.iter().any(Vec::is_empty) {
+        return Err("empty item in a SvcParam value list".into());
+    }
     Ok(items)
 }
 
-/// RFC 9460 2.1: SvcParams in presentation form, to wire form sorted by
-/// key.
+/// RFC 9460 2.1: SvcParams in presentation form (`key` or `key=value`),
+/// to wire form sorted by key.
 fn svc_params(words: &[Token]) -> Result<Vec<u8>, String> {
-    // Join `key=` with a following quoted value.
-    let mut pairs: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
-    let mut i = 0;
-    while let Some(t) = words.get(i) {
-        if t.quoted {
-            return Err("a quoted SvcParam value without a key".into());
-        }
-        match t.raw.iter().position(|&b| b == b'=') {
-            None => pairs.push((t.raw.clone(), None)),
-            Some(eq) => {
-                let key = t.raw[..eq].to_vec();
-                let mut value = t.raw[eq + 1..].to_vec();
-                if value.is_empty()
-                    && let Some(next) = words.get(i + 1).filter(|n| n.quoted)
-                {
-                    value = next.raw.clone();
-                    i += 1;
-                }
-                pairs.push((key, Some(value)));
-            }
-        }
-        i += 1;
-    }
     let mut params: Vec<(u16, Vec<u8>)> = Vec::new();
-    for (key, value) in pairs {
-        let k = svc_key(&key)?;
-        let mut data = Vec::new();
-        match (k, value) {
-            (2 | 8, None) => {}
-            (2 | 8, Some(_)) => return Err(format!("SvcParamKey {k} takes no value")),
-            (_, None) if k <= 6 => {
-                return Err(format!(
-                    "SvcParam `{}` needs a value",
-                    String::from_utf8_lossy(&key)
-                ));
-            }
-            (_, None) => {}
-            (0, Some(v)) => {
-                let mut keys = comma_list(&v)?
+    let mut mandatory: Vec<u16> = Vec::new();
+    for w in words {
+        let (key, value) = match w.raw.iter().position(|&b| b == b'=') {
+            Some(eq) => (&w.raw[..eq], Some(&w.raw[eq + 1..])),
+            None => (&w.raw[..], None),
+        };
+        let k = svc_key(key)?;
+        let need = || {
+            value
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| format!("SvcParam `{}` needs a value", String::from_utf8_lossy(key)))
+        };
+        let data = match k {
+            0 => {
+                let mut keys = comma_list(need()?)?
                     .iter()
                     .map(|n| svc_key(n))
                     .collect::<Result<Vec<_>, _>>()?;
                 keys.sort_unstable();
-                for k in keys {
-                    data.extend(k.to_be_bytes());
+                if keys.windows(2).any(|p| p[0] == p[1]) || keys.first() == Some(&0) {
+                    return Err("bad mandatory list".into());
                 }
+                mandatory.clone_from(&keys);
+                keys.iter().flat_map(|k| k.to_be_bytes()).collect()
             }
-            (1, Some(v)) => {
-                for id in comma_list(&v)? {
-                    if id.is_empty() || id.len() > 255 {
-                        return Err("bad alpn identifier".into());
+            1 => {
+                let mut data = Vec::new();
+                for id in comma_list(need()?)? {
+                    if id.len() > 255 {
+                        return Err("alpn identifier longer than 255 octets".into());
                     }
                     data.push(id.len() as u8);
                     data.extend(id);
                 }
+                data
             }
-            (3, Some(v)) => data.extend(text::number::<u16>(&v, "port")?.to_be_bytes()),
-            (4, Some(v)) => {
-                for a in comma_list(&v)? {
-                    let ip: Ipv4Addr = std::str::from_utf8(&a)
-                        .ok()
-                        .and_then(|s| s.parse().ok())
-                        .ok_or("bad ipv4hint address")?;
-                    data.extend(ip.octets());
+            2 | 8 if value.is_some() => return Err(format!("SvcParamKey {k} takes no value")),
+            2 | 8 => Vec::new(),
+            3 => text::number::<u16>(need()?, "port")?.to_be_bytes().to_vec(),
+            4 => {
+                let mut data = Vec::new();
+                for a in comma_list(need()?)? {
+                    data.extend(parse_ip::<Ipv4Addr>(&a)?.octets());
                 }
+                data
             }
-            (6, Some(v)) => {
-                for a in comma_list(&v)? {
-                    let ip: Ipv6Addr = std::str::from_utf8(&a)
-                        .ok()
-                        .and_then(|s| s.parse().ok())
-                        .ok_or("bad ipv6hint address")?;
-                    data.extend(ip.octets());
+            6 => {
+                let mut data = Vec::new();
+                for a in comma_list(need()?)? {
+                    data.extend(parse_ip::<Ipv6Addr>(&a)?.octets());
                 }
+                data
             }
-            (5, Some(v)) => data.extend(text::base64(&[Token {
-                raw: v,
+            5 => text::base64(&[Token {
+                raw: need()?.to_vec(),
                 quoted: false,
-            }])?),
-            (_, Some(v)) => data.extend(text::unescape(&v)?),
-        }
-        if params.iter().any(|(have, _)| *have == k) {
-            return Err(format!("SvcParamKey {k} is given twice"));
-        }
+            }])?,
+            _ => text::unescape(value.unwrap_or_default())?,
+        };
         if data.len() > usize::from(u16::MAX) {
             return Err("SvcParam value too long".into());
         }
         params.push((k, data));
     }
     params.sort_by_key(|(k, _)| *k);
+    if params.windows(2).any(|p| p[0].0 == p[1].0) {
+        return Err("a SvcParamKey is given twice".into());
+    }
+    // RFC 9460 8: every mandatory key must be present.
+    if let Some(k) = mandatory
+        .iter()
+        .find(|k| params.binary_search_by_key(*k, |(have, _)| *have).is_err())
+    {
+        return Err(format!("mandatory SvcParamKey {k} is missing"));
+    }
     let mut out = Vec::new();
     for (k, data) in params {
         out.extend(k.to_be_bytes());
