@@ -921,6 +921,9 @@ fn loc(words: &[Token]) -> Result<Vec<u8>, String> {
                     return Err(bad());
                 }
                 let value = (deg * 3600 + min * 60) * 1000 + ms;
+                if value > max_deg * 3_600_000 {
+                    return Err(bad());
+                }
                 let value = i64::try_from(value).map_err(|_| bad())?;
                 let signed = if up.starts_with(neg) { -value } else { value };
                 return Ok((signed + (1i64 << 31)) as u32);
