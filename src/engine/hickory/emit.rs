@@ -72,8 +72,11 @@ impl Out<'_> {
                 break;
             }
             let rest = &wire[at..];
-            let lower = rest.to_ascii_lowercase();
-            if let Some(&(offset, _)) = self.marks.iter().find(|(_, m)| *m == lower) {
+            if let Some(&(offset, _)) = self
+                .marks
+                .iter()
+                .find(|(_, m)| m.eq_ignore_ascii_case(rest))
+            {
                 self.u16(0xC000 | offset as u16);
                 return;
             }
@@ -81,10 +84,10 @@ impl Out<'_> {
             // RFC 1035 4.1.4: a pointer holds a 14-bit offset.
             if here <= 0x3FFF
                 && self.marks.len() < MAX_MARKS
-                && self.mark_octets + lower.len() <= MAX_MARK_OCTETS
+                && self.mark_octets + rest.len() <= MAX_MARK_OCTETS
             {
-                self.mark_octets += lower.len();
-                self.marks.push((here, lower));
+                self.mark_octets += rest.len();
+                self.marks.push((here, rest.to_ascii_lowercase()));
             }
             let end = (at + 1 + usize::from(len)).min(wire.len());
             self.buf.extend_from_slice(&wire[at..end]);
