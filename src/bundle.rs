@@ -86,6 +86,25 @@ impl BundleId {
     }
 }
 
+impl std::str::FromStr for BundleId {
+    type Err = String;
+
+    /// Parse 64 hex digits, as [`BundleId::to_hex`] writes them (the names
+    /// of the pipeline's bundle directories).
+    fn from_str(s: &str) -> Result<BundleId, String> {
+        let bytes = s.as_bytes();
+        if bytes.len() != 64 || !bytes.iter().all(u8::is_ascii_hexdigit) {
+            return Err(format!("`{s}` is not a bundle id (64 hex digits)"));
+        }
+        let mut id = [0u8; 32];
+        for (i, pair) in bytes.chunks_exact(2).enumerate() {
+            let digit = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
+            id[i] = digit(pair[0]) << 4 | digit(pair[1]);
+        }
+        Ok(BundleId(id))
+    }
+}
+
 impl fmt::Display for BundleId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_hex())
@@ -352,6 +371,14 @@ mod tests {
         assert!(origin_from_stem(&"a".repeat(64)).is_err());
         let long = vec!["abcdefghi"; 26].join(".");
         assert!(origin_from_stem(&long).is_err());
+    }
+
+    #[test]
+    fn bundle_id_hex_round_trip() {
+        let id = BundleId([0xab; 32]);
+        assert_eq!(id.to_hex().parse::<BundleId>().unwrap(), id);
+        assert!("ab".parse::<BundleId>().is_err());
+        assert!("zz".repeat(32).parse::<BundleId>().is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The `stripedns` binary: parses the command line and runs the subcommand,
-//! printing any error as `stripedns: <error>` and exiting with status 1.
+//! printing any error as `stripedns: <error>` and exiting with its status
+//! (1, or the distinct statuses of `push` refusals).
 
 use std::process::ExitCode;
 
@@ -13,7 +14,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("stripedns: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(e.exit_code())
         }
     }
 }

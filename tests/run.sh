@@ -2,9 +2,11 @@
 # The one test command of stripedns (README and .ci/run call it).
 #
 # Makes sure the tools the tests need are there, then builds once and runs
-# every check: formatting, clippy (warnings are errors), all tests of the
-# workspace (unit, integration, differential against Knot DNS and NSD, doc
-# tests), and the docs (warnings are errors). Prints the elapsed time.
+# every check: formatting, clippy (warnings are errors, with and without the
+# `fault-injection` feature), all tests of the workspace built with that
+# feature (unit, integration, the food-taster pipeline, differential against
+# Knot DNS and NSD, doc tests), and the docs (warnings are errors). Prints
+# the elapsed time.
 #
 # Missing Knot DNS or NSD (or a C compiler) are installed
 # when running as root on Debian (apt-get update once, non-interactive);
@@ -65,17 +67,25 @@ done
 say "cargo fmt --all --check"
 cargo fmt --all --check
 
-say "cargo build --workspace --all-targets"
-cargo build --workspace --all-targets
+# The tests build with the engines' load faults (`fault-injection`, never a
+# default): the pipeline tests push bundles that crash, hang or balloon the
+# food taster. Clippy also looks at the build without them.
+features=(--features fault-injection)
 
 say "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
-say "cargo test --workspace --all-targets"
-cargo test --workspace --all-targets
+say "cargo clippy --workspace --all-targets ${features[*]} -- -D warnings"
+cargo clippy --workspace --all-targets "${features[@]}" -- -D warnings
 
-say "cargo test --workspace --doc"
-cargo test --workspace --doc
+say "cargo build --workspace --all-targets ${features[*]}"
+cargo build --workspace --all-targets "${features[@]}"
+
+say "cargo test --workspace --all-targets ${features[*]}"
+cargo test --workspace --all-targets "${features[@]}"
+
+say "cargo test --workspace --doc ${features[*]}"
+cargo test --workspace --doc "${features[@]}"
 
 say "cargo doc --no-deps (warnings are errors)"
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps

@@ -9,6 +9,8 @@ mod bundle_errors;
 mod check;
 mod differential;
 mod dnsmsg;
+mod fuzz_corpus;
 mod peers;
+mod pipeline;
 mod serve;
 mod support;

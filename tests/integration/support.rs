@@ -141,7 +141,7 @@ pub fn run_stripedns(args: &[&str], timeout: Duration) -> Finished {
 }
 
 /// Read a pipe to its end on a thread, into a shared string.
-fn collect(pipe: Option<Box<dyn Read + Send>>) -> Arc<Mutex<String>> {
+pub fn collect(pipe: Option<Box<dyn Read + Send>>) -> Arc<Mutex<String>> {
     let buf = Arc::new(Mutex::new(String::new()));
     if let Some(mut pipe) = pipe {
         let shared = Arc::clone(&buf);
@@ -216,10 +216,33 @@ impl ServeProcess {
     /// under parallel tests: the ports bound are read from the server's
     /// `listening on ADDR` log lines and returned by [`ServeProcess::addrs`].
     pub fn try_start(addr: SocketAddr, bundle: &Path, extra: &[&str]) -> Result<Self, String> {
+        ServeProcess::try_start_from(addr, "--bundle", bundle, extra)
+    }
+
+    /// Start `stripedns serve --state state --listen 127.0.0.1:0 extra...`
+    /// (a king following `dns/current`) and wait until it answers a query.
+    pub fn start_state(state: &Path, extra: &[&str]) -> ServeProcess {
+        ServeProcess::try_start_from(
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            "--state",
+            state,
+            extra,
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Start a server whose data comes from `source_flag dir` (`--bundle`
+    /// or `--state`), as [`ServeProcess::try_start`] describes.
+    fn try_start_from(
+        addr: SocketAddr,
+        source_flag: &str,
+        dir: &Path,
+        extra: &[&str],
+    ) -> Result<Self, String> {
         let mut child = Command::new(STRIPEDNS)
             .arg("serve")
-            .arg("--bundle")
-            .arg(bundle)
+            .arg(source_flag)
+            .arg(dir)
             .arg("--listen")
             .arg(addr.to_string())
             .args(extra)

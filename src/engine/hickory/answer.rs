@@ -158,9 +158,30 @@ pub fn answer(
     let Some(req) = request::decode(query) else {
         return false;
     };
+    #[cfg(feature = "fault-injection")]
+    query_fault(&req);
     let plan = decide(zones, identity, &req);
     emit::encode(&plan, &req, identity, transport, out);
     true
+}
+
+/// DESIGN.md's query faults, built only with `fault-injection`: a first
+/// label `crash-hickory` aborts the process, `hang-hickory` spins forever.
+#[cfg(feature = "fault-injection")]
+fn query_fault(req: &Request) {
+    let Some(first) = req.question.as_ref().and_then(|q| q.name.iter().next()) else {
+        return;
+    };
+    if first.eq_ignore_ascii_case(b"crash-hickory") {
+        eprintln!("fault injection: crash-hickory");
+        std::process::abort();
+    }
+    if first.eq_ignore_ascii_case(b"hang-hickory") {
+        eprintln!("fault injection: hang-hickory");
+        loop {
+            std::hint::spin_loop();
+        }
+    }
 }
 
 /// Stages 2 to 7.

@@ -83,7 +83,16 @@ impl HickoryEngine {
 pub fn load(bundle: &Bundle) -> Result<Zones, BundleError> {
     let mut zones = Zones::default();
     for file in bundle.zones() {
-        let zone = Zone::build(master::read_zone(bundle, file)?)?;
+        let loaded = master::read_zone(bundle, file)?;
+        #[cfg(feature = "fault-injection")]
+        for rec in &loaded.records {
+            if let hickory_proto::rr::RData::TXT(txt) = &rec.rdata {
+                for text in txt.txt_data.iter() {
+                    crate::fault::on_load_txt(text);
+                }
+            }
+        }
+        let zone = Zone::build(loaded)?;
         let key = LowerName::new(&zone.origin);
         if zones.by_apex.contains_key(&key) {
             return Err(BundleError::Zone {

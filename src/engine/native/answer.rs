@@ -633,7 +633,7 @@ fn write_item(w: &mut Writer<'_>, item: &Item<'_>) -> u16 {
                 .map(NameBuf::as_wire)
                 .unwrap_or(set.owner.as_wire());
             for rdata in &set.rdatas {
-                write_record(w, owner, set.rtype, class::IN, set.ttl, rdata);
+                w.record(owner, set.rtype, class::IN, set.ttl, rdata);
             }
             set.rdatas.len() as u16
         }
@@ -644,46 +644,10 @@ fn write_item(w: &mut Writer<'_>, item: &Item<'_>) -> u16 {
             ttl,
             rdata,
         } => {
-            write_record(w, owner.as_wire(), *rtype, *class, *ttl, rdata);
+            w.record(owner.as_wire(), *rtype, *class, *ttl, rdata);
             1
         }
     }
-}
-
-/// Write one record, compressing the owner and, for the types RFC 3597 4
-/// allows, the names inside the RDATA.
-fn write_record(w: &mut Writer<'_>, owner: &[u8], t: u16, c: u16, ttl: u32, rdata: &[u8]) {
-    w.name(owner, true);
-    w.u16(t);
-    w.u16(c);
-    w.u32(ttl);
-    let len_at = w.len();
-    w.u16(0);
-    let start = w.len();
-    // (octets before the first name, names to compress)
-    let shape = match t {
-        rtype::NS | rtype::CNAME | rtype::PTR => Some((0, 1)),
-        rtype::MX => Some((2, 1)),
-        rtype::SOA => Some((0, 2)),
-        _ => None,
-    };
-    let mut at = 0;
-    if let Some((skip, names)) = shape
-        && rdata.len() >= skip
-    {
-        w.bytes(&rdata[..skip]);
-        at = skip;
-        for _ in 0..names {
-            let Some(len) = rdata.get(at..).and_then(name_len) else {
-                break;
-            };
-            w.name(&rdata[at..at + len], true);
-            at += len;
-        }
-    }
-    w.bytes(rdata.get(at..).unwrap_or_default());
-    let written = (w.len() - start) as u16;
-    w.patch_u16(len_at, written);
 }
 
 #[cfg(test)]

@@ -44,6 +44,35 @@ impl NativeEngine {
         })
     }
 
+    /// An engine serving zones given as text (origin, zone file), with
+    /// `$INCLUDE` refused: for fuzzing and tests without a directory.
+    #[doc(hidden)]
+    pub fn from_texts(
+        zones: &[(&str, &[u8])],
+        identity: Identity,
+    ) -> Result<NativeEngine, BundleError> {
+        let mut set = ZoneSet::default();
+        for (origin, text) in zones {
+            let file = std::path::PathBuf::from(format!("{origin}zone"));
+            let zone_error = |message: String| BundleError::Zone {
+                file: file.clone(),
+                line: 0,
+                message,
+            };
+            let origin = name::Name::parse(origin.as_bytes(), None)
+                .map_err(|e| zone_error(format!("bad origin: {e}")))?;
+            let parsed =
+                zonefile::parse_bytes(text, &origin, &file, &mut zonefile::refuse_includes(&file))?;
+            zonefile::check_zone(&parsed)?;
+            let zone = Zone::build(parsed)?;
+            set.zones.insert(zone.origin.key(), zone);
+        }
+        Ok(NativeEngine {
+            zones: ArcSwap::from_pointee(set),
+            identity,
+        })
+    }
+
     /// Number of zones and records live now.
     pub fn counts(&self) -> (usize, usize) {
         let zones = self.zones.load();
@@ -56,7 +85,22 @@ impl NativeEngine {
 fn load(bundle: &Bundle) -> Result<ZoneSet, BundleError> {
     let mut set = ZoneSet::default();
     for file in bundle.zones() {
-        let zone = Zone::build(zonefile::load_zone(bundle, file)?)?;
+        let parsed = zonefile::load_zone(bundle, file)?;
+        #[cfg(feature = "fault-injection")]
+        for r in parsed
+            .records
+            .iter()
+            .filter(|r| r.rtype == record::rtype::TXT)
+        {
+            // Each character-string: a length octet, then the text.
+            let mut rest = &r.rdata[..];
+            while let Some((&len, tail)) = rest.split_first() {
+                let (text, after) = tail.split_at(usize::from(len).min(tail.len()));
+                crate::fault::on_load_txt(text);
+                rest = after;
+            }
+        }
+        let zone = Zone::build(parsed)?;
         let key = zone.origin.key();
         if set.zones.contains_key(&key) {
             return Err(BundleError::Zone {

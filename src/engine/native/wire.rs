@@ -128,8 +128,6 @@ impl<'a> Reader<'a> {
             }
         }
         self.pos = resume.unwrap_or(at);
-        debug_assert!(out.len as usize <= MAX_NAME);
-        let _ = MAX_LABEL;
         Ok(())
     }
 }
@@ -514,6 +512,181 @@ impl<'o> Writer<'o> {
     pub fn fits(&self) -> bool {
         self.out.len() <= self.limit
     }
+
+    /// Write one record, compressing the owner and, for the types whose
+    /// RDATA names RFC 3597 4 allows to be compressed, those names.
+    pub fn record(&mut self, owner: &[u8], rtype: u16, class: u16, ttl: u32, rdata: &[u8]) {
+        self.name(owner, true);
+        self.u16(rtype);
+        self.u16(class);
+        self.u32(ttl);
+        let len_at = self.len();
+        self.u16(0);
+        let start = self.len();
+        let mut at = 0;
+        if let Some((skip, names)) = compressible_names(rtype)
+            && let Some(prefix) = rdata.get(..skip)
+        {
+            self.bytes(prefix);
+            at = skip;
+            for _ in 0..names {
+                let Some(len) = rdata.get(at..).and_then(name_len) else {
+                    break;
+                };
+                self.name(&rdata[at..at + len], true);
+                at += len;
+            }
+        }
+        self.bytes(rdata.get(at..).unwrap_or_default());
+        let written = (self.len() - start) as u16;
+        self.patch_u16(len_at, written);
+    }
+}
+
+/// For the types whose RDATA names may be compressed (RFC 3597 4: the
+/// RFC 1035 types we serve): octets before the first name, and how many
+/// names follow back to back.
+fn compressible_names(rtype: u16) -> Option<(usize, usize)> {
+    use super::record::rtype::{CNAME, MX, NS, PTR, SOA};
+    match rtype {
+        NS | CNAME | PTR => Some((0, 1)),
+        MX => Some((2, 1)),
+        SOA => Some((0, 2)),
+        _ => None,
+    }
+}
+
+/// Length of the uncompressed wire name at the start of `b`, if valid.
+pub fn name_len(b: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        let len = usize::from(*b.get(at)?);
+        if len > MAX_LABEL {
+            return None;
+        }
+        at += 1 + len;
+        if len == 0 {
+            return (at <= b.len()).then_some(at);
+        }
+    }
+}
+
+/// One resource record of a decoded [`Message`], names uncompressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireRecord {
+    /// Owner name, uncompressed wire form.
+    pub owner: Vec<u8>,
+    /// Type.
+    pub rtype: u16,
+    /// Class (the UDP size, for OPT).
+    pub class: u16,
+    /// TTL (extended RCODE, version and flags, for OPT).
+    pub ttl: u32,
+    /// RDATA with the compressible names expanded.
+    pub rdata: Vec<u8>,
+}
+
+/// A whole message: header and all four sections. The answer path never
+/// builds one (it works on the request in place); this is the codec's
+/// complete form, for round-trip checks and tests.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Message {
+    /// Header; the counts are those of the sections below.
+    pub header: Header,
+    /// Questions: name, type, class.
+    pub questions: Vec<(Vec<u8>, u16, u16)>,
+    /// Answer, authority and additional sections.
+    pub sections: [Vec<WireRecord>; 3],
+}
+
+impl Message {
+    /// Decode a whole message; every octet must belong to it.
+    pub fn decode(msg: &[u8]) -> Result<Message, WireError> {
+        let mut r = Reader::new(msg);
+        let header = Header::read(&mut r)?;
+        let mut name = NameBuf::default();
+        let mut m = Message {
+            header,
+            ..Message::default()
+        };
+        for _ in 0..header.qdcount {
+            r.name(&mut name)?;
+            let qtype = r.u16()?;
+            let qclass = r.u16()?;
+            m.questions.push((name.as_wire().to_vec(), qtype, qclass));
+        }
+        let counts = [header.ancount, header.nscount, header.arcount];
+        for (section, count) in m.sections.iter_mut().zip(counts) {
+            for _ in 0..count {
+                section.push(read_record(&mut r, &mut name)?);
+            }
+        }
+        if r.remaining() > 0 {
+            return Err(WireError::Trailing);
+        }
+        Ok(m)
+    }
+
+    /// Encode the message with name compression; the header counts are
+    /// taken from the sections.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.clear();
+        let mut w = Writer::new(out, usize::MAX);
+        let h = &self.header;
+        w.u16(h.id);
+        w.u16(h.flags);
+        w.u16(self.questions.len() as u16);
+        for section in &self.sections {
+            w.u16(section.len() as u16);
+        }
+        for (name, qtype, qclass) in &self.questions {
+            w.name(name, true);
+            w.u16(*qtype);
+            w.u16(*qclass);
+        }
+        for rec in self.sections.iter().flatten() {
+            w.record(&rec.owner, rec.rtype, rec.class, rec.ttl, &rec.rdata);
+        }
+    }
+}
+
+/// Read one record, expanding compressed names inside its RDATA.
+fn read_record(r: &mut Reader<'_>, name: &mut NameBuf) -> Result<WireRecord, WireError> {
+    r.name(name)?;
+    let owner = name.as_wire().to_vec();
+    let rtype = r.u16()?;
+    let class = r.u16()?;
+    let ttl = r.u32()?;
+    let len = usize::from(r.u16()?);
+    let start = r.pos();
+    let end = start + len;
+    if r.remaining() < len {
+        return Err(WireError::Short);
+    }
+    let mut rdata = Vec::with_capacity(len);
+    if let Some((skip, names)) = compressible_names(rtype) {
+        // RDATA of these types must hold the fixed prefix and the names;
+        // what follows the names runs to the end of the RDATA.
+        if len < skip {
+            return Err(WireError::Short);
+        }
+        rdata.extend_from_slice(r.take(skip)?);
+        for _ in 0..names {
+            r.name(name)?;
+            if r.pos() > end {
+                return Err(WireError::Short);
+            }
+            rdata.extend_from_slice(name.as_wire());
+        }
+    }
+    rdata.extend_from_slice(r.take(end - r.pos())?);
+    Ok(WireRecord {
+        owner,
+        rtype,
+        class,
+        ttl,
+        rdata,
+    })
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ use crate::bundle::BundleError;
 use super::name::{Name, NameKey};
 use super::record::{ParsedZone, rtype};
 
+pub use super::wire::name_len;
+
 /// All records of one owner and type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RRset {
@@ -145,20 +147,5 @@ impl Zone {
             .flat_map(|n| n.rrsets.iter())
             .map(|r| r.rdatas.len())
             .sum()
-    }
-}
-
-/// Length of the uncompressed wire name at the start of `b`, if valid.
-pub fn name_len(b: &[u8]) -> Option<usize> {
-    let mut at = 0;
-    loop {
-        let len = usize::from(*b.get(at)?);
-        if len > 63 {
-            return None;
-        }
-        at += 1 + len;
-        if len == 0 {
-            return (at <= b.len()).then_some(at);
-        }
     }
 }

@@ -86,7 +86,8 @@ impl<'a> Index<'a> {
 
 /// True for NSEC3 records and their signatures: Knot DNS keeps them in a
 /// tree of their own (their owners are hashes, RFC 5155 section 7.1), so
-/// they are not children of a DNAME nor nodes of the zone's tree.
+/// they neither stand beside a CNAME nor serve as glue. (Below an apex
+/// DNAME they still count; see `check_under_dname`.)
 fn in_nsec3_tree(record: &Record) -> bool {
     record.rtype == rtype::NSEC3
         || (record.rtype == rtype::RRSIG

@@ -790,7 +790,7 @@ mod tests {
     #[test]
     fn generic_rdata() {
         assert_eq!(ok("TYPE65280", "\\# 3 ABCDEF"), [0xab, 0xcd, 0xef]);
-        assert_eq!(ok("TYPE65280", "\\# 0"), []);
+        assert_eq!(ok("TYPE65280", "\\# 0"), Vec::<u8>::new());
         assert_eq!(ok("A", "\\# 4 C0 00 02 01"), [192, 0, 2, 1]);
         assert!(rdata("A", "\\# 3 C00002").is_err());
         assert!(rdata("A", "\\# 5 C000020101").is_err());
