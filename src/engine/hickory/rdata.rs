@@ -866,6 +866,10 @@ fn salt(word: &Token) -> Result<Vec<u8>, String> {
 
 /// RFC 4648 7: base32 with the extended hex alphabet, no padding.
 fn base32hex(raw: &[u8]) -> Result<Vec<u8>, String> {
+    // Knot DNS reads whole groups of eight digits (40 bits) only.
+    if raw.len() % 8 != 0 {
+        return Err("base32hex length is not a multiple of 8".into());
+    }
     let mut out = Vec::with_capacity(raw.len() * 5 / 8);
     let mut acc: u64 = 0;
     let mut bits = 0;
