@@ -518,6 +518,17 @@ fn bad_zones_name_file_line_and_record() {
     )]);
     assert_eq!(l, 6);
     assert!(m.contains("below the DNAME"), "{m}");
+    // NSEC3 records live in a tree of their own (as in Knot DNS): one below
+    // an apex DNAME is not a descendant of it.
+    let b = TempBundle::new(&[(
+        "example.zone",
+        "@ SOA ns.example.net. h 1 2 3 4 5\n@ NS ns.example.net.\n@ DNAME example.net.\n\
+         @ NSEC3PARAM 1 0 0 -\n\
+         0p9mhaveqvm6t7vbl5lop2u3t2rp3tom NSEC3 1 0 0 - 0p9mhaveqvm6t7vbl5lop2u3t2rp3tom NS SOA DNAME RRSIG NSEC3PARAM\n",
+    )]);
+    if let Err(e) = b.open() {
+        panic!("NSEC3 below an apex DNAME: {e}");
+    }
     let (_, l, m) = load_err(&[("example.zone", &format!("{HEAD}$BOGUS x\n"))]);
     assert_eq!(l, 5);
     assert!(m.contains("unknown directive"), "{m}");

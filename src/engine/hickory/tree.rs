@@ -376,7 +376,11 @@ fn check(origin: &Name, files: &[PathBuf], records: &[Wired]) -> Result<(), Bund
         if let Some(problem) = problem {
             return Err(at(Some(rec), problem));
         }
-        // RFC 6672 2.4: a DNAME owner "MUST NOT have any descendants".
+        // RFC 6672 2.4: a DNAME owner "MUST NOT have any descendants";
+        // NSEC3 records sit in their own tree and are not descendants.
+        if in_nsec3_tree(rec, wire) {
+            continue;
+        }
         let mut up = rec.owner.base_name();
         while origin.zone_of(&up) {
             if has(&up, code::DNAME) {
