@@ -7,12 +7,13 @@
 //! Not part of the public API.
 
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
+use crate::bundle::Bundle;
 use crate::engine::native::name::Name;
 use crate::engine::native::wire::{Message, Request, read_request};
-use crate::engine::native::{NativeEngine, zonefile};
-use crate::engine::{Engine, Identity, Outcome, Transport};
+use crate::engine::native::zonefile;
+use crate::engine::{Engine, EngineKind, Identity, Outcome, Transport};
 
 /// The zones every answer-path target serves: the differential test's set,
 /// which exercises every answering rule.
@@ -97,24 +98,85 @@ pub fn bundle_toml(data: &[u8]) {
     let _ = crate::taster::suite::parse_expectations(data, Path::new("bundle.toml"));
 }
 
-/// The native engine serving [`ZONES`], built once.
-fn native_engine() -> &'static NativeEngine {
-    static ENGINE: OnceLock<NativeEngine> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let identity = Identity {
-            id: Some("fuzz".into()),
+/// Every engine of this build serving [`ZONES`], built once from a bundle
+/// written to a temporary directory (kept for the life of the process).
+fn engines() -> &'static [(EngineKind, Arc<dyn Engine>)] {
+    static ENGINES: OnceLock<Vec<(EngineKind, Arc<dyn Engine>)>> = OnceLock::new();
+    ENGINES.get_or_init(|| {
+        let dir = match tempfile::tempdir() {
+            Ok(dir) => dir.keep(),
+            Err(e) => panic!("cannot make the fuzzing bundle: {e}"),
         };
-        match NativeEngine::from_texts(ZONES, identity) {
-            Ok(engine) => engine,
-            Err(e) => panic!("the fuzzing zones do not load: {e}"),
+        for (origin, text) in ZONES {
+            let path = dir.join(format!("{}zone", origin));
+            if let Err(e) = std::fs::write(&path, text) {
+                panic!("{}: {e}", path.display());
+            }
         }
+        let bundle = match Bundle::open(&dir) {
+            Ok(bundle) => bundle,
+            Err(e) => panic!("the fuzzing bundle does not open: {e}"),
+        };
+        EngineKind::ALL
+            .iter()
+            .map(|&kind| {
+                let identity = Identity {
+                    id: Some("fuzz".into()),
+                };
+                match kind.open(&bundle, identity) {
+                    Ok(engine) => (kind, engine),
+                    Err(e) => panic!("the fuzzing zones do not load in {kind}: {e}"),
+                }
+            })
+            .collect()
     })
 }
 
-/// Bytes as a query through the native engine's whole answer path, over
-/// UDP and TCP. A response must decode, echo the ID and fit the limit.
+/// Bytes as a query through the whole answer path of the engine named
+/// `engine`, over UDP and TCP: a response must decode (with the native
+/// codec), echo the ID and fit the size limit.
+pub fn answer_with(engine: &str, data: &[u8]) {
+    let kind: EngineKind = match engine.parse() {
+        Ok(kind) => kind,
+        Err(e) => panic!("{e}"),
+    };
+    for (k, engine) in engines() {
+        if *k == kind {
+            check_answers(engine.as_ref(), data);
+        }
+    }
+}
+
+/// [`answer_with`] for the native engine.
 pub fn native_answer(data: &[u8]) {
-    check_answers(native_engine(), data);
+    answer_with("native", data);
+}
+
+/// Bytes as a query through every engine: their responses must be the
+/// same octets (the engines answer identically, down to compression and
+/// record order), or all engines must drop the query.
+pub fn engines_agree(data: &[u8]) {
+    let Some(((first_kind, first), rest)) = engines().split_first() else {
+        return;
+    };
+    let mut expected = Vec::new();
+    let mut out = Vec::new();
+    for transport in [Transport::Udp, Transport::Tcp] {
+        let outcome = first.answer(data, transport, &mut expected);
+        for (kind, engine) in rest {
+            assert_eq!(
+                engine.answer(data, transport, &mut out),
+                outcome,
+                "{first_kind} and {kind} disagree on answering over {transport:?}"
+            );
+            if outcome == Outcome::Reply {
+                assert_eq!(
+                    out, expected,
+                    "{first_kind} and {kind} answer differently over {transport:?}"
+                );
+            }
+        }
+    }
 }
 
 /// The invariants every engine's answer to `query` must keep.

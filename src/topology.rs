@@ -446,6 +446,9 @@ mod tests {
             // The POPs of a stripe run the same engine.
             assert!(pops.iter().all(|p| p.engine == pops[0].engine));
         }
+        // And the two stripes run different engines: native and hickory.
+        assert_eq!(stripes[&1][0].engine, EngineKind::Native);
+        assert_eq!(stripes[&2][0].engine, EngineKind::Hickory);
         let mut addrs: Vec<SocketAddr> = t.pops.iter().flat_map(|p| p.listen.clone()).collect();
         addrs.sort();
         addrs.dedup();
@@ -513,6 +516,8 @@ mod tests {
     #[test]
     fn bad_values_name_the_line() {
         let text = pop("a", "127.0.0.1:5301", "").replace("\"native\"", "\"bogus\"");
+        let e = error(&text);
+        assert!(e.contains("(known: native, hickory)"), "{e}");
         let e = error(&text);
         assert!(e.starts_with("t.toml:4:"), "{e}");
         assert!(e.contains("unknown engine `bogus`"), "{e}");

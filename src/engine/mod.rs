@@ -15,6 +15,7 @@ use std::str::FromStr;
 
 use crate::bundle::{Bundle, BundleError};
 
+pub mod hickory;
 pub mod native;
 
 /// Which transport a query arrived on; it decides the response size limit.
@@ -64,17 +65,20 @@ pub enum EngineKind {
     /// Our own codec and zone-file parser.
     #[default]
     Native,
+    /// Built on hickory-proto's message and record types.
+    Hickory,
 }
 
 impl EngineKind {
     /// Every engine this build knows: what `check` and the taster load a
     /// bundle with.
-    pub const ALL: &'static [EngineKind] = &[EngineKind::Native];
+    pub const ALL: &'static [EngineKind] = &[EngineKind::Native, EngineKind::Hickory];
 
     /// The engine's command-line name.
     pub fn as_str(self) -> &'static str {
         match self {
             EngineKind::Native => "native",
+            EngineKind::Hickory => "hickory",
         }
     }
 
@@ -86,6 +90,9 @@ impl EngineKind {
     ) -> Result<std::sync::Arc<dyn Engine>, BundleError> {
         match self {
             EngineKind::Native => Ok(std::sync::Arc::new(native::NativeEngine::open(
+                bundle, identity,
+            )?)),
+            EngineKind::Hickory => Ok(std::sync::Arc::new(hickory::HickoryEngine::open(
                 bundle, identity,
             )?)),
         }
@@ -103,7 +110,8 @@ impl FromStr for EngineKind {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "native" => Ok(EngineKind::Native),
-            other => Err(format!("unknown engine `{other}` (known: native)")),
+            "hickory" => Ok(EngineKind::Hickory),
+            other => Err(format!("unknown engine `{other}` (known: native, hickory)")),
         }
     }
 }

@@ -721,11 +721,27 @@ fn assert_peers_answered(queries: &[QuerySpec], peers: &[(&Server, &Vec<Normalis
 /// or one of theirs where they disagree.
 #[test]
 fn stripedns_matches_knot_and_nsd() {
+    matches_knot_and_nsd(
+        Server::stripedns(&bundle_dir()),
+        "differential-mismatches.txt",
+    );
+}
+
+/// The same with `serve --engine hickory`, the second stripe's engine.
+#[test]
+fn stripedns_hickory_matches_knot_and_nsd() {
+    matches_knot_and_nsd(
+        Server::stripedns_hickory(&bundle_dir()),
+        "differential-mismatches-hickory.txt",
+    );
+}
+
+/// Compare `stripedns` with Knot DNS and NSD; mismatches go to `report`.
+fn matches_knot_and_nsd(stripedns: Server, report: &str) {
     let started = Instant::now();
-    let _ = fs::remove_file(report_path("differential-mismatches.txt"));
+    let _ = fs::remove_file(report_path(report));
     let knot = Server::knot(&bundle_dir());
     let nsd = Server::nsd(&bundle_dir());
-    let stripedns = Server::stripedns(&bundle_dir());
     let (_, queries, answers) = ask_everyone(&[&knot, &nsd, &stripedns]);
     let (k, n, s) = (&answers[0], &answers[1], &answers[2]);
     assert_peers_answered(&queries, &[(&knot, k), (&nsd, n)]);
@@ -757,8 +773,9 @@ fn stripedns_matches_knot_and_nsd() {
         }
     }
     let summary = format!(
-        "differential: {} queries compared, {} matched, {} mismatched; knot and nsd agree on {}, \
+        "differential ({}): {} queries compared, {} matched, {} mismatched; knot and nsd agree on {}, \
          disagree on {} ({:.1?})",
+        stripedns.kind.name(),
         queries.len(),
         queries.len() - mismatches.len(),
         mismatches.len(),
@@ -768,7 +785,7 @@ fn stripedns_matches_knot_and_nsd() {
     );
     println!("{summary}");
     if !mismatches.is_empty() {
-        let path = report_path("differential-mismatches.txt");
+        let path = report_path(report);
         fs::write(&path, format!("{summary}\n\n{}", mismatches.join("\n"))).unwrap();
         for m in mismatches.iter().take(PRINTED_MISMATCHES) {
             println!("{m}");

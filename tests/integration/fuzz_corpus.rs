@@ -48,3 +48,15 @@ fn fingerprint_corpus() {
 fn bundle_toml_corpus() {
     replay("bundle_toml", fuzzing::bundle_toml);
 }
+
+#[test]
+fn hickory_answer_corpus() {
+    replay("hickory_answer", |data| {
+        fuzzing::answer_with("hickory", data)
+    });
+}
+
+#[test]
+fn differential_corpus() {
+    replay("differential", fuzzing::engines_agree);
+}

@@ -42,6 +42,8 @@ pub enum Kind {
     Nsd,
     /// The stripedns binary under test.
     Stripedns,
+    /// The stripedns binary with `--engine hickory`.
+    StripednsHickory,
 }
 
 impl Kind {
@@ -51,6 +53,7 @@ impl Kind {
             Kind::Knot => "knot",
             Kind::Nsd => "nsd",
             Kind::Stripedns => "stripedns",
+            Kind::StripednsHickory => "stripedns-hickory",
         }
     }
 }
@@ -113,6 +116,11 @@ impl Server {
         Self::start(Kind::Stripedns, bundle)
     }
 
+    /// Start `stripedns serve --engine hickory` on the bundle `bundle`.
+    pub fn stripedns_hickory(bundle: &Path) -> Server {
+        Self::start(Kind::StripednsHickory, bundle)
+    }
+
     /// Start `kind` on `bundle`, retrying on a new port when it does not
     /// come up; panics with the server's log when every attempt fails.
     fn start(kind: Kind, bundle: &Path) -> Server {
@@ -151,13 +159,16 @@ impl Server {
                 cmd.arg("-d").arg("-c").arg(&conf);
                 cmd
             }
-            Kind::Stripedns => {
+            Kind::Stripedns | Kind::StripednsHickory => {
                 let mut cmd = Command::new(env!("CARGO_BIN_EXE_stripedns"));
                 cmd.arg("serve")
                     .arg("--bundle")
                     .arg(bundle)
                     .arg("--listen")
                     .arg(addr.to_string());
+                if kind == Kind::StripednsHickory {
+                    cmd.arg("--engine").arg("hickory");
+                }
                 cmd
             }
         };

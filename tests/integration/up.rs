@@ -1,5 +1,5 @@
 //! `stripedns up` end to end: a topology of four POPs in two stripes on
-//! loopback, started from a test config, serving the embedded default
+//! loopback (native and hickory), started from a test config, serving the embedded default
 //! bundle through the pipeline; a push reaching every POP; a king killed
 //! and restarted; SIGTERM stopping everything. And the refusals: a busy
 //! port, with and without `--config`, and a bad config.
@@ -151,25 +151,34 @@ struct TestPop {
     name: &'static str,
     /// Its stripe.
     stripe: u32,
+    /// Its engine: `native` in stripe 1, `hickory` in stripe 2.
+    engine: &'static str,
     /// Where it listens.
     addr: SocketAddr,
 }
 
-/// Four POPs in two stripes, each on its own loopback address
+/// Four POPs in two stripes (native, then hickory), each on its own
+/// loopback address
 /// (`127.0.NET.x`; each test its own NET) and a port free there.
 fn test_pops(net: u8) -> Vec<TestPop> {
-    [("t-ams", 1), ("t-fra", 1), ("t-iad", 2), ("t-sin", 2)]
-        .into_iter()
-        .enumerate()
-        .map(|(i, (name, stripe))| {
-            let ip = IpAddr::V4(Ipv4Addr::new(127, 0, net, 1 + i as u8));
-            TestPop {
-                name,
-                stripe,
-                addr: SocketAddr::new(ip, free_port(ip)),
-            }
-        })
-        .collect()
+    [
+        ("t-ams", 1, "native"),
+        ("t-fra", 1, "native"),
+        ("t-iad", 2, "hickory"),
+        ("t-sin", 2, "hickory"),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (name, stripe, engine))| {
+        let ip = IpAddr::V4(Ipv4Addr::new(127, 0, net, 1 + i as u8));
+        TestPop {
+            name,
+            stripe,
+            engine,
+            addr: SocketAddr::new(ip, free_port(ip)),
+        }
+    })
+    .collect()
 }
 
 /// The topology file for `pops`: one worker per king, a quick pipeline.
@@ -177,8 +186,8 @@ fn config_text(pops: &[TestPop]) -> String {
     let mut text = String::from("[pipeline]\npoll_ms = 200\ntaster_memory_mib = 512\n");
     for p in pops {
         text.push_str(&format!(
-            "\n[[pop]]\nname = \"{}\"\nstripe = {}\nengine = \"native\"\nlisten = [\"{}\"]\nworkers = 1\n",
-            p.name, p.stripe, p.addr
+            "\n[[pop]]\nname = \"{}\"\nstripe = {}\nengine = \"{}\"\nlisten = [\"{}\"]\nworkers = 1\n",
+            p.name, p.stripe, p.engine, p.addr
         ));
     }
     text
@@ -292,7 +301,7 @@ fn up_serves_four_pops_in_two_stripes_follows_a_push_restarts_a_king_and_stops_c
 
     // Each names itself, its stripe and its engine.
     for p in &pops {
-        let identity = format!("{} stripe {} engine native", p.name, p.stripe);
+        let identity = format!("{} stripe {} engine {}", p.name, p.stripe, p.engine);
         assert_eq!(chaos_id(p.addr).as_deref(), Some(identity.as_str()));
         assert_eq!(nsid(p.addr).as_deref(), Some(identity.as_bytes()));
     }
@@ -310,6 +319,7 @@ fn up_serves_four_pops_in_two_stripes_follows_a_push_restarts_a_king_and_stops_c
     assert!(out.contains("pushed the default bundle"), "{out}");
     for p in &pops {
         assert!(out.contains(&format!("POP {}", p.name)), "{out}");
+        assert!(out.contains(&format!("engine {}", p.engine)), "{out}");
         assert!(out.contains(&format!("listens on {}", p.addr)), "{out}");
         let dig = format!(
             "dig @{} -p {} www.example.com A",

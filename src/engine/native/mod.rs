@@ -44,35 +44,6 @@ impl NativeEngine {
         })
     }
 
-    /// An engine serving zones given as text (origin, zone file), with
-    /// `$INCLUDE` refused: for fuzzing and tests without a directory.
-    #[doc(hidden)]
-    pub fn from_texts(
-        zones: &[(&str, &[u8])],
-        identity: Identity,
-    ) -> Result<NativeEngine, BundleError> {
-        let mut set = ZoneSet::default();
-        for (origin, text) in zones {
-            let file = std::path::PathBuf::from(format!("{origin}zone"));
-            let zone_error = |message: String| BundleError::Zone {
-                file: file.clone(),
-                line: 0,
-                message,
-            };
-            let origin = name::Name::parse(origin.as_bytes(), None)
-                .map_err(|e| zone_error(format!("bad origin: {e}")))?;
-            let parsed =
-                zonefile::parse_bytes(text, &origin, &file, &mut zonefile::refuse_includes(&file))?;
-            zonefile::check_zone(&parsed)?;
-            let zone = Zone::build(parsed)?;
-            set.zones.insert(zone.origin.key(), zone);
-        }
-        Ok(NativeEngine {
-            zones: ArcSwap::from_pointee(set),
-            identity,
-        })
-    }
-
     /// Number of zones and records live now.
     pub fn counts(&self) -> (usize, usize) {
         let zones = self.zones.load();

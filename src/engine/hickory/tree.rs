@@ -1,0 +1,488 @@
+//! The hickory engine's zone data: every name of a zone (empty
+//! non-terminals included) keyed by hickory's [`LowerName`], each with its
+//! RRsets in the order the zone file first wrote them, plus the zone
+//! checks Knot's `kzonecheck` makes.
+//!
+//! Built once per load from the records [`super::master`] read; read-only
+//! afterwards and shared by every query behind one `Arc`.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use hickory_proto::rr::{LowerName, Name, RData};
+
+use crate::bundle::BundleError;
+
+use super::master::{Loaded, Rec};
+use super::rdata::{self, code};
+use super::text::label_count;
+
+/// Type numbers the tree and the answer path treat specially.
+pub mod t {
+    /// A.
+    pub const A: u16 = 1;
+    /// NS.
+    pub const NS: u16 = 2;
+    /// CNAME.
+    pub const CNAME: u16 = 5;
+    /// SOA.
+    pub const SOA: u16 = 6;
+    /// MX.
+    pub const MX: u16 = 15;
+    /// TXT.
+    pub const TXT: u16 = 16;
+    /// AAAA.
+    pub const AAAA: u16 = 28;
+    /// SRV.
+    pub const SRV: u16 = 33;
+    /// DNAME.
+    pub const DNAME: u16 = 39;
+    /// OPT.
+    pub const OPT: u16 = 41;
+    /// DS.
+    pub const DS: u16 = 43;
+    /// RRSIG.
+    pub const RRSIG: u16 = 46;
+    /// NSEC.
+    pub const NSEC: u16 = 47;
+    /// IXFR.
+    pub const IXFR: u16 = 251;
+    /// AXFR.
+    pub const AXFR: u16 = 252;
+    /// MAILB.
+    pub const MAILB: u16 = 253;
+    /// MAILA.
+    pub const MAILA: u16 = 254;
+    /// ANY.
+    pub const ANY: u16 = 255;
+}
+
+/// All records of one owner and type.
+#[derive(Debug, Clone)]
+pub struct RSet {
+    /// The owner as first written.
+    pub owner: Name,
+    /// Its uncompressed wire form, case kept.
+    pub owner_wire: Vec<u8>,
+    /// The type number.
+    pub rtype: u16,
+    /// The TTL of the first record written.
+    pub ttl: u32,
+    /// The records' data, duplicates removed, in the order written.
+    pub rdatas: Vec<RData>,
+    /// The same data in uncompressed wire form.
+    pub wires: Vec<Vec<u8>>,
+}
+
+/// One name of a zone.
+#[derive(Debug, Clone, Default)]
+pub struct Node {
+    /// The RRsets; empty for an empty non-terminal.
+    pub rrsets: Vec<RSet>,
+    /// True for a delegation point (NS below the apex).
+    pub cut: bool,
+}
+
+impl Node {
+    /// The RRset of type `rtype`.
+    pub fn get(&self, rtype: u16) -> Option<&RSet> {
+        self.rrsets.iter().find(|s| s.rtype == rtype)
+    }
+}
+
+/// One zone ready for lookups.
+#[derive(Debug, Clone)]
+pub struct Zone {
+    /// The apex.
+    pub origin: Name,
+    /// Labels of the apex.
+    pub origin_labels: usize,
+    /// Every name of the zone.
+    pub nodes: HashMap<LowerName, Node>,
+    /// The SOA as negative answers carry it: TTL = min(SOA TTL, MINIMUM)
+    /// (RFC 2308 3).
+    pub negative_soa: RSet,
+}
+
+impl Zone {
+    /// The node of `name`, if the zone has it.
+    pub fn node(&self, name: &Name) -> Option<&Node> {
+        self.nodes.get(&LowerName::new(name))
+    }
+
+    /// Number of records.
+    pub fn record_count(&self) -> usize {
+        self.nodes
+            .values()
+            .flat_map(|n| &n.rrsets)
+            .map(|s| s.rdatas.len())
+            .sum()
+    }
+
+    /// Build and check the zone from what the reader loaded.
+    pub fn build(loaded: Loaded) -> Result<Zone, BundleError> {
+        let Loaded {
+            origin,
+            files,
+            records,
+        } = loaded;
+        let records = collapse(&origin, records).map_err(|bad| {
+            let (rec, e) = *bad;
+            BundleError::Zone {
+                file: files.get(rec.file).cloned().unwrap_or_default(),
+                line: rec.line,
+                message: format!("`{}`: {e}", rec.text),
+            }
+        })?;
+        check(&origin, &files, &records)?;
+        let mut nodes: HashMap<LowerName, Node> = HashMap::new();
+        for (rec, wire) in &records {
+            let node = nodes.entry(LowerName::new(&rec.owner)).or_default();
+            match node.rrsets.iter_mut().find(|s| s.rtype == rec.rtype) {
+                Some(set) => {
+                    set.rdatas.push(rec.rdata.clone());
+                    set.wires.push(wire.clone());
+                }
+                None => node.rrsets.push(RSet {
+                    owner_wire: super::text::wire(&rec.owner),
+                    owner: rec.owner.clone(),
+                    rtype: rec.rtype,
+                    ttl: rec.ttl,
+                    rdatas: vec![rec.rdata.clone()],
+                    wires: vec![wire.clone()],
+                }),
+            }
+        }
+        // Empty non-terminals: every name between a record and the apex.
+        for (rec, _) in &records {
+            let mut name = rec.owner.base_name();
+            while label_count(&name) > label_count(&origin) {
+                if let Entry::Vacant(v) = nodes.entry(LowerName::new(&name)) {
+                    v.insert(Node::default());
+                }
+                name = name.base_name();
+            }
+        }
+        let apex_key = LowerName::new(&origin);
+        for (key, node) in nodes.iter_mut() {
+            node.cut = *key != apex_key && node.get(t::NS).is_some();
+        }
+        // The checks found the SOA; this only fails on a broken invariant.
+        let soa = nodes
+            .get(&apex_key)
+            .and_then(|n| n.get(t::SOA))
+            .ok_or_else(|| BundleError::Zone {
+                file: files.first().cloned().unwrap_or_default(),
+                line: 0,
+                message: format!("{origin}: missing SOA at the zone apex"),
+            })?;
+        let minimum = match soa.rdatas.first() {
+            Some(RData::SOA(s)) => s.minimum,
+            _ => 0,
+        };
+        let mut negative_soa = soa.clone();
+        negative_soa.ttl = negative_soa.ttl.min(minimum);
+        Ok(Zone {
+            origin_labels: label_count(&origin),
+            origin,
+            nodes,
+            negative_soa,
+        })
+    }
+}
+
+/// A record with its RDATA in wire form.
+type Wired = (Rec, Vec<u8>);
+
+/// Bring the records into the shape Knot DNS loads: only the first SOA of
+/// the apex, identical records (compared in the canonical form of RFC 4034
+/// 6.2) once, and each RRset with the TTL of its first record.
+fn collapse(origin: &Name, records: Vec<Rec>) -> Result<Vec<Wired>, Box<(Rec, String)>> {
+    let mut out: Vec<Wired> = Vec::with_capacity(records.len());
+    let mut seen: HashSet<(LowerName, u16, Vec<u8>)> = HashSet::new();
+    let mut first_ttl: HashMap<(LowerName, u16), u32> = HashMap::new();
+    let mut apex_soa = false;
+    for mut rec in records {
+        let wire = match rdata::to_wire(&rec.rdata) {
+            Ok(w) => w,
+            Err(e) => return Err(Box::new((rec, e))),
+        };
+        let key = LowerName::new(&rec.owner);
+        if rec.rtype == t::SOA && rec.owner == *origin {
+            if apex_soa {
+                continue;
+            }
+            apex_soa = true;
+        }
+        if !seen.insert((key.clone(), rec.rtype, canonical(rec.rtype, &wire))) {
+            continue;
+        }
+        rec.ttl = *first_ttl.entry((key, rec.rtype)).or_insert(rec.ttl);
+        out.push((rec, wire));
+    }
+    Ok(out)
+}
+
+/// Where the names lie in RDATA of the types whose names RFC 4034 6.2
+/// lowercases in canonical form: (octets before the first name, names).
+fn name_layout(rtype: u16) -> Option<(usize, usize)> {
+    Some(match rtype {
+        // NS, CNAME, PTR, DNAME; MD, MF, MB, MG, MR are not read here.
+        2 | 5 | 12 | 39 => (0, 1),
+        // SOA; RP and MINFO.
+        6 | 14 | 17 => (0, 2),
+        // MX, AFSDB, RT, KX.
+        15 | 18 | 21 | 36 => (2, 1),
+        // SRV.
+        33 => (6, 1),
+        // RRSIG: the signer's name.
+        46 => (18, 1),
+        _ => return None,
+    })
+}
+
+/// Length of the uncompressed wire name at the start of `b`.
+fn name_len(b: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        let len = usize::from(*b.get(at)?);
+        if len > 63 {
+            return None;
+        }
+        at += 1 + len;
+        if len == 0 {
+            return (at <= b.len()).then_some(at);
+        }
+    }
+}
+
+/// The canonical form of RDATA: names lowercased where RFC 4034 6.2 says.
+fn canonical(rtype: u16, wire: &[u8]) -> Vec<u8> {
+    let mut out = wire.to_vec();
+    if rtype == 35 {
+        // NAPTR: three character strings, then the replacement name.
+        let mut at = 4;
+        for _ in 0..3 {
+            match out.get(at) {
+                Some(&len) => at += 1 + usize::from(len),
+                None => return out,
+            }
+        }
+        if let Some(name) = out.get_mut(at..) {
+            name.make_ascii_lowercase();
+        }
+        return out;
+    }
+    let Some((mut at, names)) = name_layout(rtype) else {
+        return out;
+    };
+    for _ in 0..names {
+        let Some(len) = out.get(at..).and_then(name_len) else {
+            break;
+        };
+        out[at..at + len].make_ascii_lowercase();
+        at += len;
+    }
+    out
+}
+
+/// The zone checks Knot DNS 3.2 makes when loading a zone (`kzonecheck`
+/// without DNSSEC validation), each an error naming the record: SOA and
+/// NS at the apex, one NSEC3PARAM, nothing beside a CNAME, one CNAME and
+/// one DNAME per name, no NS beside a DNAME below the apex, nothing below
+/// a DNAME, DS digests of a known type and length, and glue for name
+/// servers inside the zone. Problems are reported in file order.
+fn check(origin: &Name, files: &[PathBuf], records: &[Wired]) -> Result<(), BundleError> {
+    let at = |rec: Option<&Rec>, message: String| BundleError::Zone {
+        file: files
+            .get(rec.map_or(0, |r| r.file))
+            .cloned()
+            .unwrap_or_default(),
+        line: rec.map_or(0, |r| r.line),
+        message: match rec {
+            Some(r) => format!("`{}`: {message}", r.text),
+            None => message,
+        },
+    };
+    // Knot keeps NSEC3 records (and their RRSIGs) in a tree of their own.
+    let in_nsec3_tree = |rec: &Rec, wire: &[u8]| {
+        rec.rtype == NSEC3 || (rec.rtype == t::RRSIG && wire.get(..2) == Some(&[0, 50][..]))
+    };
+    let mut types: HashMap<LowerName, Vec<u16>> = HashMap::new();
+    let mut names: HashSet<LowerName> = HashSet::new();
+    for (rec, wire) in records {
+        if in_nsec3_tree(rec, wire) {
+            continue;
+        }
+        types
+            .entry(LowerName::new(&rec.owner))
+            .or_default()
+            .push(rec.rtype);
+        let mut name = rec.owner.clone();
+        while origin.zone_of(&name) && names.insert(LowerName::new(&name)) {
+            if label_count(&name) == 0 {
+                break;
+            }
+            name = name.base_name();
+        }
+    }
+    let has = |name: &Name, rtype: u16| {
+        types
+            .get(&LowerName::new(name))
+            .is_some_and(|ts| ts.contains(&rtype))
+    };
+    // The name or an ancestor below the apex is a delegation point.
+    let delegated = |name: &Name| {
+        let mut n = name.clone();
+        while origin.zone_of(&n) && n != *origin {
+            if has(&n, t::NS) {
+                return true;
+            }
+            n = n.base_name();
+        }
+        false
+    };
+    if !has(origin, t::SOA) {
+        return Err(at(None, format!("{origin}: missing SOA at the zone apex")));
+    }
+    if !has(origin, t::NS) {
+        return Err(at(None, format!("{origin}: missing NS at the zone apex")));
+    }
+    if let Some((second, _)) = records
+        .iter()
+        .filter(|(r, _)| r.rtype == NSEC3PARAM && r.owner == *origin)
+        .nth(1)
+    {
+        return Err(at(
+            Some(second),
+            format!("{origin}: more than one NSEC3PARAM record at the apex"),
+        ));
+    }
+    let mut checked: HashSet<LowerName> = HashSet::new();
+    for (rec, wire) in records {
+        let key = LowerName::new(&rec.owner);
+        if checked.insert(key.clone())
+            && let Some(ts) = types.get(&key)
+            && let Some(problem) = node_problem(&rec.owner, ts, rec.owner == *origin)
+        {
+            return Err(at(Some(rec), problem));
+        }
+        let problem = match rec.rtype {
+            t::DS => ds_problem(wire),
+            t::NS => glue_problem(origin, rec, &names, &has, &delegated),
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            return Err(at(Some(rec), problem));
+        }
+        // RFC 6672 2.4: a DNAME owner "MUST NOT have any descendants";
+        // NSEC3 records sit in their own tree and are not descendants.
+        if in_nsec3_tree(rec, wire) {
+            continue;
+        }
+        let mut up = rec.owner.base_name();
+        while origin.zone_of(&up) {
+            if has(&up, code::DNAME) {
+                return Err(at(
+                    Some(rec),
+                    format!("{} is below the DNAME at {up}", rec.owner),
+                ));
+            }
+            if up == *origin {
+                break;
+            }
+            up = up.base_name();
+        }
+    }
+    Ok(())
+}
+
+/// RFC 5155 NSEC3.
+const NSEC3: u16 = 50;
+/// RFC 5155 NSEC3PARAM.
+const NSEC3PARAM: u16 = 51;
+
+/// CNAME and DNAME rules for the types present at one owner.
+fn node_problem(owner: &Name, types: &[u16], apex: bool) -> Option<String> {
+    let count = |x: u16| types.iter().filter(|&&y| y == x).count();
+    let cnames = count(t::CNAME);
+    // RFC 2181 10.1: one canonical name; RFC 1034 3.6.2: no other data
+    // beside it (RFC 4035 allows RRSIG and NSEC).
+    if cnames > 1 {
+        return Some(format!("more than one CNAME record at {owner}"));
+    }
+    if cnames == 1
+        && let Some(&other) = types
+            .iter()
+            .find(|&&x| !matches!(x, t::CNAME | t::RRSIG | t::NSEC))
+    {
+        return Some(format!(
+            "CNAME and other data ({}) at {owner}",
+            rdata::type_name(other)
+        ));
+    }
+    // RFC 6672 2.4: one DNAME per name, and no NS beside it below the apex.
+    if count(code::DNAME) > 1 {
+        return Some(format!("more than one DNAME record at {owner}"));
+    }
+    if count(code::DNAME) == 1 && !apex && count(t::NS) > 0 {
+        return Some(format!("NS beside the DNAME at {owner}"));
+    }
+    None
+}
+
+/// RFC 4034 5.1.4: the digest types Knot DNS knows, with their lengths
+/// (SHA-1, RFC 4509 SHA-256, RFC 6605 SHA-384).
+fn ds_problem(wire: &[u8]) -> Option<String> {
+    let digest_type = *wire.get(3)?;
+    let len = wire.len().saturating_sub(4);
+    let want = match digest_type {
+        1 => 20,
+        2 => 32,
+        4 => 48,
+        other => return Some(format!("DS digest type {other} is unknown")),
+    };
+    (len != want)
+        .then(|| format!("DS digest of {len} octets, digest type {digest_type} needs {want}"))
+}
+
+/// Glue, as Knot DNS checks it, for an NS record at the apex or at a
+/// delegation point (not below another one) whose target lies in the
+/// zone: an A or AAAA at the target, or at the wildcard that covers it,
+/// unless the target lies below another delegation.
+fn glue_problem(
+    origin: &Name,
+    ns: &Rec,
+    names: &HashSet<LowerName>,
+    has: &dyn Fn(&Name, u16) -> bool,
+    delegated: &dyn Fn(&Name) -> bool,
+) -> Option<String> {
+    let RData::NS(target) = &ns.rdata else {
+        return None;
+    };
+    let target = &target.0;
+    let at_apex = ns.owner == *origin;
+    if !at_apex && delegated(&ns.owner.base_name()) {
+        return None;
+    }
+    if !origin.zone_of(target) {
+        return None;
+    }
+    let glue_owner = if names.contains(&LowerName::new(target)) {
+        target.clone()
+    } else {
+        let mut encloser = target.base_name();
+        while !names.contains(&LowerName::new(&encloser)) && label_count(&encloser) > 0 {
+            encloser = encloser.base_name();
+        }
+        if encloser != ns.owner && delegated(&encloser) {
+            return None;
+        }
+        encloser.prepend_label(&b"*"[..]).ok()?
+    };
+    if has(&glue_owner, t::A) || has(&glue_owner, t::AAAA) {
+        return None;
+    }
+    Some(format!("missing glue for the name server {target}"))
+}
