@@ -576,4 +576,92 @@ mod faults {
         );
         assert!(udp_query(addr, &query(2, "www.example.com.", TYPE_A), T).is_some());
     }
+
+    #[test]
+    fn hickory_crash_query_kills_one_worker_once_and_is_blacklisted() {
+        query_of_death(
+            "crash-hickory.example.com.",
+            &["--engine", "hickory"],
+            "worker died",
+            Duration::from_secs(1),
+        );
+    }
+
+    #[test]
+    fn hickory_hang_query_is_killed_by_the_watchdog_and_blacklisted() {
+        query_of_death(
+            "hang-hickory.example.com.",
+            &["--engine", "hickory", "--watchdog-ms", "300"],
+            "hung on a query",
+            Duration::from_millis(300),
+        );
+    }
+
+    /// One lookup as a resolver makes it: ask `first`, and when no answer
+    /// comes within `patience`, ask `second`. True when either answered.
+    fn resolve(first: SocketAddr, second: SocketAddr, id: u16, name: &str) -> bool {
+        let patience = Duration::from_millis(500);
+        let q = query(id, name, TYPE_A);
+        [first, second].into_iter().any(|server| {
+            udp_query(server, &q, patience).is_some_and(|a| message_id(&a) == Some(id))
+        })
+    }
+
+    /// The stripes' promise: queries of death for either engine, sent to
+    /// both stripes, cost a resolver a retry, never an answer.
+    #[test]
+    fn a_resolver_retrying_the_other_stripe_gets_every_answer() {
+        let bundle = example_bundle();
+        let dir = tempfile::tempdir().unwrap();
+        let mut stripes = Vec::new();
+        for (n, engine) in ["native", "hickory"].iter().enumerate() {
+            let mut args = king_args("2", &dir.path().join(format!("blacklist-{engine}")));
+            args.extend(
+                [
+                    "--engine",
+                    engine,
+                    "--stripe",
+                    &(n + 1).to_string(),
+                    "--watchdog-ms",
+                    "300",
+                ]
+                .map(String::from),
+            );
+            stripes.push(start_king(bundle.path(), &args));
+        }
+        let (a, b) = (stripes[0].addr(), stripes[1].addr());
+        let names = [
+            "www.example.com.",
+            "crash-native.example.com.",
+            "example.com.",
+            "hang-native.example.com.",
+            "crash-hickory.example.com.",
+            "hang-hickory.example.com.",
+        ];
+        let (mut sent, mut answered) = (0, 0);
+        for round in 0..4u16 {
+            for (i, name) in names.iter().enumerate() {
+                // Resolvers pick a stripe first in no particular order.
+                let (first, second) = if (usize::from(round) + i) % 2 == 0 {
+                    (a, b)
+                } else {
+                    (b, a)
+                };
+                sent += 1;
+                if resolve(first, second, round * 16 + i as u16, name) {
+                    answered += 1;
+                }
+            }
+        }
+        eprintln!("resolver across two stripes: lookups sent {sent}, answered {answered}");
+        assert_eq!(sent, answered, "lookups went unanswered");
+        for (stripe, engine) in stripes.iter_mut().zip(["native", "hickory"]) {
+            assert!(stripe.is_running(), "the {engine} king died");
+            assert!(
+                stripe.log_count("blacklisted") >= 2,
+                "the {engine} stripe blacklisted nothing:\n{}",
+                stripe.stderr()
+            );
+        }
+    }
 }
