@@ -1,4 +1,7 @@
-//! Fuzz target: a query through the hickory engine's whole answer path;
-//! see `stripedns::fuzzing::answer_with`.
+//! Fuzz target: a query through the hickory engine's whole answer path; the
+//! response must decode with the native codec. See
+//! `stripedns::fuzzing::answer_checked`.
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| stripedns::fuzzing::answer_with("hickory", data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    stripedns::fuzzing::answer_checked("hickory", data, &stripedns::fuzzing::native_decodes)
+});

@@ -36,7 +36,13 @@ fn native_message_corpus() {
 
 #[test]
 fn native_answer_corpus() {
-    replay("native_answer", fuzzing::native_answer);
+    replay("native_answer", |data| {
+        fuzzing::answer_checked(
+            "native",
+            data,
+            &stripedns::engine::hickory::fuzzing::decodes,
+        )
+    });
 }
 
 #[test]
@@ -52,7 +58,7 @@ fn bundle_toml_corpus() {
 #[test]
 fn hickory_answer_corpus() {
     replay("hickory_answer", |data| {
-        fuzzing::answer_with("hickory", data)
+        fuzzing::answer_checked("hickory", data, &fuzzing::native_decodes)
     });
 }
 

@@ -41,6 +41,8 @@ use super::{Engine, EngineKind, Identity, Outcome, Transport};
 
 pub mod answer;
 pub mod emit;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod master;
 pub mod rdata;
 pub mod request;
