@@ -210,11 +210,8 @@ fn generated_zone(records: usize) -> String {
 /// `load/<engine>/100k`: a new engine loading a 100,000-record zone.
 fn load(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temporary directory");
-    std::fs::write(
-        dir.path().join("bench.test.zone"),
-        generated_zone(100_000),
-    )
-    .expect("writing the generated zone");
+    std::fs::write(dir.path().join("bench.test.zone"), generated_zone(100_000))
+        .expect("writing the generated zone");
     let bundle = Bundle::open(dir.path()).expect("the generated bundle opens");
     let mut group = c.benchmark_group("load");
     group
