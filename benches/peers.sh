@@ -296,7 +296,9 @@ mkdir -p "$bundle"
 cp tests/zones/diff/*.zone "$bundle/"
 
 # One dnsperf run against server $1 in mode $2; sets qps, cpu (server CPU
-# microseconds per answered query), sent and completed.
+# microseconds per answered query), sent, completed and answers (the
+# RCODE shares and the average response size, to show that every server
+# answered the same mix).
 drive() {
     local kind=$1 mode=$2 before after out
     start_server "$kind" "$bundle" example.com
@@ -311,6 +313,8 @@ drive() {
     sent=$(awk '/Queries sent:/ {print $3}' <<<"$out")
     completed=$(awk '/Queries completed:/ {print $3}' <<<"$out")
     qps=$(awk '/Queries per second:/ {print $4}' <<<"$out")
+    answers="$(sed -n 's/^ *Response codes: *//p' <<<"$out" | sed 's/ [0-9]* (/ (/g');"
+    answers="$answers $(awk '/Average packet size:/ {print $NF}' <<<"$out") octets per response"
     if [ -z "$completed" ] || [ "$completed" -eq 0 ]; then
         echo "$out" >&2
         die "no query answered by $kind over $mode"
@@ -330,7 +334,7 @@ echo "knotd $(knotd --version | awk '{print $NF}'), nsd $(nsd -v 2>&1 | awk 'NR=
 echo "loopback UDP/TCP, ${DURATION}s per run, dnsperf -c $CLIENTS -T $THREADS -q 100, $WORKERS workers per server, query mix of $(wc -l <"$queries") questions"
 
 for mode in udp tcp; do
-    declare -A QPS=() CPU=()
+    declare -A QPS=() CPU=() ANSWERS=()
     echo
     echo "== $mode: tests/zones/diff, ${DURATION}s"
     printf '%-10s %12s %12s %14s %10s %10s\n' server "queries/s" "qps/knot" "cpu us/query" "cpu/knot" answered
@@ -342,11 +346,15 @@ for mode in udp tcp; do
         drive "$kind" "$mode"
         QPS[$kind]=$qps
         CPU[$kind]=$cpu
+        ANSWERS[$kind]=$answers
         printf '%-10s %12.0f %12s %14s %10s %10s\n' "$kind" "$qps" \
             "$(ratio "$qps" "${QPS[knot]:-}")" "$cpu" "$(ratio "$cpu" "${CPU[knot]:-}")" \
             "$completed/$sent"
     done
-    unset QPS CPU
+    for kind in $order; do
+        [ -n "${ANSWERS[$kind]:-}" ] && printf '  %-8s %s\n' "$kind" "${ANSWERS[$kind]}"
+    done
+    unset QPS CPU ANSWERS
 done
 
 if [ "$SKIP_LARGE" != 1 ]; then
@@ -372,6 +380,11 @@ if [ "$SKIP_LARGE" != 1 ]; then
         case " $SERVERS " in *" $kind "*) ;; *) continue ;; esac
         start_server "$kind" "$large" large.test
         settled_memory
+        # The last fleet name of the file must be served too: the whole
+        # zone is in, not only its apex.
+        last="f$(((LARGE - 6) / 4)).large.test"
+        got=$(dig "@$IP" -p "$port" "$last" A +norec +tries=2 +time=2 +short | wc -l)
+        [ "$got" -ge 1 ] || die "$kind does not answer $last A after loading"
         stop_server
         LOAD[$kind]=$load_secs
         RSS[$kind]=$rss_mib
