@@ -34,7 +34,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, SamplingMode, criterion_group, criterion_main};
 use stripedns::bundle::Bundle;
 use stripedns::engine::{Engine, EngineKind, Identity, Outcome, Transport};
 
@@ -214,10 +214,13 @@ fn load(c: &mut Criterion) {
         .expect("writing the generated zone");
     let bundle = Bundle::open(dir.path()).expect("the generated bundle opens");
     let mut group = c.benchmark_group("load");
+    // One load per iteration, ten samples: a load takes a tenth of a
+    // second or more, so flat sampling keeps the run short.
     group
         .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(5));
+        .measurement_time(Duration::from_secs(8));
     for &kind in EngineKind::ALL {
         group.bench_function(format!("{kind}/100k"), |b| {
             b.iter_batched(
