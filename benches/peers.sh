@@ -13,17 +13,20 @@
 #   tcp    the same over TCP (dnsperf -m tcp);
 #   large  load a generated zone of 1,000,000 records: the time from start
 #          until the server answers the zone's SOA, and the memory of all
-#          its processes once it does (VmRSS summed, and PSS summed, which
-#          counts pages shared between forked processes once).
+#          its processes once that stops growing (every worker loaded):
+#          VmRSS summed, and PSS summed, which counts pages shared between
+#          forked processes once. The zone's last name must be answered.
 #
 # For udp and tcp it prints the answered queries per second and the
 # server's CPU time per answered query: user+system time of every process
 # of the server (the king and its workers, knotd's threads, nsd's forks),
 # read from /proc/<pid>/stat over the process tree before and after the
 # run (reaped children count through cutime/cstime). On a small machine
-# dnsperf itself saturates the loopback path, so queries per second mostly
-# measure the client; CPU per query is what separates the servers. Every
-# figure is also given as a ratio to Knot DNS.
+# dnsperf and the kernel's loopback path take much of the CPU, so queries
+# per second are bounded by the client; CPU per query is what separates
+# the servers. Every figure is also given as a ratio to Knot DNS, and the
+# RCODE shares and average response size of each server are printed so
+# that a server answering differently stands out.
 #
 # Environment: DURATION (seconds per run, 10), WORKERS (worker processes
 # or threads per server, 2), CLIENTS (dnsperf -c, 4), THREADS (dnsperf -T,
