@@ -1,0 +1,400 @@
+#!/usr/bin/env bash
+# stripedns side by side with Knot DNS and NSD, on loopback, one server at
+# a time (issue 8).
+#
+# Builds stripedns in release mode, then for each server in turn
+# (stripedns --engine native, stripedns --engine hickory, knotd, nsd):
+#
+#   udp    serve the zones of tests/zones/diff (a web fleet plus every
+#          answering rule) and drive the server with dnsperf over UDP for
+#          DURATION seconds with a fixed query mix (fleet names A and AAAA,
+#          apex SOA/NS/MX/A, NXDOMAIN, missing types) written to
+#          $work/queries.txt;
+#   tcp    the same over TCP (dnsperf -m tcp);
+#   large  load a generated zone of 1,000,000 records: the time from start
+#          until the server answers the zone's SOA, and the memory of all
+#          its processes once that stops growing (every worker loaded):
+#          VmRSS summed, and PSS summed, which counts pages shared between
+#          forked processes once. The zone's last name must be answered.
+#
+# For udp and tcp it prints the answered queries per second and the
+# server's CPU time per answered query: user+system time of every process
+# of the server (the king and its workers, knotd's threads, nsd's forks),
+# read from /proc/<pid>/stat over the process tree before and after the
+# run (reaped children count through cutime/cstime). On a small machine
+# dnsperf and the kernel's loopback path take much of the CPU, so queries
+# per second are bounded by the client; CPU per query is what separates
+# the servers. Every figure is also given as a ratio to Knot DNS, and the
+# RCODE shares and average response size of each server are printed so
+# that a server answering differently stands out.
+#
+# Environment: DURATION (seconds per run, 10), WORKERS (worker processes
+# or threads per server, 2), CLIENTS (dnsperf -c, 4), THREADS (dnsperf -T,
+# 1), LARGE (records of the large zone, 1000000), SKIP_LARGE=1 to leave
+# the large-zone run out, SERVERS (default "native hickory knot nsd").
+#
+# Needs dnsperf, knotd, nsd and dig; as root on Debian they are installed
+# with apt-get when missing. Everything listens on 127.0.0.1 only, every
+# run is time-limited, and every server started here is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10}
+WORKERS=${WORKERS:-2}
+CLIENTS=${CLIENTS:-4}
+THREADS=${THREADS:-1}
+LARGE=${LARGE:-1000000}
+SKIP_LARGE=${SKIP_LARGE:-0}
+SERVERS=${SERVERS:-"native hickory knot nsd"}
+# Seconds a server may take to answer its SOA (the large zone included).
+START_DEADLINE=${START_DEADLINE:-300}
+IP=127.0.0.1
+
+die() { printf 'benches/peers.sh: %s\n' "$*" >&2; exit 1; }
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+prog() { command -v "$1" 2>/dev/null || echo "/usr/sbin/$1"; }
+
+if ! have cargo && [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+
+packages=()
+have dnsperf || packages+=(dnsperf)
+have knotd || packages+=(knot)
+have nsd || packages+=(nsd)
+have dig || packages+=(bind9-dnsutils)
+if [ "${#packages[@]}" -gt 0 ]; then
+    [ "$(id -u)" -eq 0 ] || die "missing packages: ${packages[*]}; install them (as root: apt-get install -y ${packages[*]})"
+    have apt-get || die "missing packages: ${packages[*]}, and no apt-get to install them with"
+    export DEBIAN_FRONTEND=noninteractive
+    # Keep the packages' init scripts from starting system-wide daemons.
+    policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        remove_policy=yes
+    fi
+    apt-get update </dev/null
+    apt-get install -y --no-install-recommends "${packages[@]}" </dev/null
+    if [ "${remove_policy:-no}" = yes ]; then rm -f "$policy"; fi
+fi
+
+echo "==> cargo build --release --bin stripedns" >&2
+cargo build --release --bin stripedns >&2
+STRIPEDNS=$PWD/target/release/stripedns
+TICKS=$(getconf CLK_TCK)
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/stripedns-peers.XXXXXX")
+server_pid=
+stop_server() {
+    if [ -n "$server_pid" ]; then
+        # Each server runs in a process group of its own (setsid).
+        kill -TERM -- "-$server_pid" 2>/dev/null || true
+        for _ in $(seq 50); do
+            kill -0 "$server_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL -- "-$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+        server_pid=
+    fi
+}
+cleanup() {
+    stop_server
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A UDP and TCP port on $IP that nothing listens on now.
+free_port() {
+    local port
+    for _ in $(seq 100); do
+        port=$((20000 + RANDOM % 30000))
+        if ! ss -Hlnu "sport = :$port" | grep -q . && ! ss -Hlnt "sport = :$port" | grep -q .; then
+            echo "$port"
+            return
+        fi
+    done
+    die "no free port found"
+}
+
+# Every process of the tree rooted at $1 (the root first), found through
+# the parent ids in /proc/<pid>/stat.
+tree() {
+    local -A kids=()
+    local f line rest pid ppid pids=("$1") i=0 p
+    for f in /proc/[0-9]*/stat; do
+        read -r line 2>/dev/null <"$f" || continue
+        pid=${line%% *}
+        rest=${line##*) }
+        rest=${rest#* }
+        ppid=${rest%% *}
+        kids[$ppid]+=" $pid"
+    done
+    while [ "$i" -lt "${#pids[@]}" ]; do
+        p=${pids[$i]}
+        for pid in ${kids[$p]:-}; do
+            pids+=("$pid")
+        done
+        i=$((i + 1))
+    done
+    echo "${pids[@]}"
+}
+
+# CPU ticks (user+system, with reaped children) of the tree rooted at $1.
+cpu_ticks() {
+    local total=0 p stat
+    for p in $(tree "$1"); do
+        stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+        # Fields after the command name, which is in parentheses and may
+        # hold spaces: state is field 3, utime 14, stime 15, cutime 16,
+        # cstime 17.
+        set -- ${stat##*) }
+        total=$((total + ${12} + ${13} + ${14} + ${15}))
+    done
+    echo "$total"
+}
+
+# "RSS PSS" in KiB summed over the tree rooted at $1.
+memory_kib() {
+    local rss=0 pss=0 p v
+    for p in $(tree "$1"); do
+        v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
+        rss=$((rss + ${v:-0}))
+        v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || true)
+        pss=$((pss + ${v:-0}))
+    done
+    echo "$rss $pss"
+}
+
+# Write the configuration of server $1 for the bundle directory $2 listening
+# on $IP:$3 into $4 (a scratch directory); set cmd to the command to run.
+server_command() {
+    local kind=$1 bundle=$2 port=$3 dir=$4 z origin
+    case "$kind" in
+    native | hickory)
+        cmd=("$STRIPEDNS" serve --bundle "$bundle" --listen "$IP:$port" --engine "$kind"
+            --workers "$WORKERS" --identity "" --blacklist "$dir/blacklist")
+        ;;
+    knot)
+        mkdir -p "$dir/run" "$dir/storage"
+        {
+            printf 'server:\n    rundir: "%s"\n    listen: %s@%s\n' "$dir/run" "$IP" "$port"
+            printf '    identity: ""\n    version: ""\n'
+            printf '    udp-workers: %s\n    tcp-workers: %s\n    background-workers: 1\n' "$WORKERS" "$WORKERS"
+            printf 'database:\n    storage: "%s"\n' "$dir/storage"
+            printf 'log:\n  - target: stderr\n    any: notice\n'
+            printf 'template:\n  - id: default\n    storage: "%s"\n    semantic-checks: on\n' "$dir/storage"
+            printf '    zonefile-sync: -1\n    zonefile-load: whole\n    journal-content: none\n'
+            printf 'zone:\n'
+            for z in "$bundle"/*.zone; do
+                origin=$(basename "$z" .zone).
+                printf '  - domain: "%s"\n    file: "%s"\n' "$origin" "$z"
+            done
+        } >"$dir/knot.conf"
+        cmd=("$(prog knotd)" -c "$dir/knot.conf")
+        ;;
+    nsd)
+        {
+            printf 'server:\n    ip-address: %s@%s\n    do-ip6: no\n' "$IP" "$port"
+            printf '    server-count: %s\n    reuseport: yes\n    verbosity: 0\n' "$WORKERS"
+            printf '    username: ""\n    chroot: ""\n    database: ""\n    zonesdir: "%s"\n' "$bundle"
+            printf '    pidfile: "%s"\n    xfrdfile: "%s"\n' "$dir/nsd.pid" "$dir/xfrd.state"
+            printf '    xfrdir: "%s"\n    zonelistfile: "%s"\n' "$dir" "$dir/zone.list"
+            printf '    hide-identity: yes\n    hide-version: yes\n    minimal-responses: yes\n'
+            printf '    round-robin: no\n    refuse-any: no\n'
+            printf '    rrl-ratelimit: 0\n    rrl-whitelist-ratelimit: 0\n'
+            printf 'remote-control:\n    control-enable: no\n'
+            for z in "$bundle"/*.zone; do
+                origin=$(basename "$z" .zone).
+                printf 'zone:\n    name: "%s"\n    zonefile: "%s"\n' "$origin" "$z"
+            done
+        } >"$dir/nsd.conf"
+        cmd=("$(prog nsd)" -d -c "$dir/nsd.conf")
+        ;;
+    *) die "unknown server $kind" ;;
+    esac
+}
+
+# Start server $1 on bundle $2 and wait until it answers the SOA of zone
+# $3; sets server_pid, port and load_secs (seconds from start to answer).
+start_server() {
+    local kind=$1 bundle=$2 zone=$3 dir start now
+    dir="$work/$kind"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    port=$(free_port)
+    server_command "$kind" "$bundle" "$port" "$dir"
+    start=$(date +%s.%N)
+    setsid "${cmd[@]}" </dev/null >"$dir/server.log" 2>&1 &
+    server_pid=$!
+    while :; do
+        if ! kill -0 "$server_pid" 2>/dev/null; then
+            cat "$dir/server.log" >&2
+            die "$kind exited before answering"
+        fi
+        # A query sent while the server is still loading waits in its
+        # socket and is answered as soon as the zone is in, so the time
+        # below is the load time to within the loop's own cost.
+        if dig "@$IP" -p "$port" "$zone" SOA +norec +tries=1 +time=1 +noall +comments 2>/dev/null |
+            grep -q 'status: NOERROR'; then
+            break
+        fi
+        now=$(date +%s.%N)
+        if awk -v a="$start" -v b="$now" -v d="$START_DEADLINE" 'BEGIN { exit !(b - a > d) }'; then
+            cat "$dir/server.log" >&2
+            die "$kind did not answer the SOA of $zone within ${START_DEADLINE}s"
+        fi
+        sleep 0.05
+    done
+    now=$(date +%s.%N)
+    load_secs=$(awk -v a="$start" -v b="$now" 'BEGIN { printf "%.2f", b - a }')
+}
+
+# Wait (at most 60 s) until the resident memory of the server's processes
+# stops growing (every worker has loaded); sets rss_mib and pss_mib.
+settled_memory() {
+    local last=-1 rss pss
+    for _ in $(seq 120); do
+        read -r rss pss < <(memory_kib "$server_pid")
+        if [ "$rss" -eq "$last" ]; then
+            break
+        fi
+        last=$rss
+        sleep 0.5
+    done
+    rss_mib=$((rss / 1024))
+    pss_mib=$((pss / 1024))
+}
+
+# The query mix: fleet names (A and AAAA), the apex (SOA, NS, MX, A),
+# NXDOMAIN, a missing type, in a fixed order dnsperf cycles through.
+queries="$work/queries.txt"
+cat >"$queries" <<'EOF'
+www.example.com A
+api.example.com A
+cdn.example.com A
+www.example.com AAAA
+api.example.com AAAA
+example.com SOA
+example.com NS
+example.com MX
+example.com A
+mail.example.com A
+nothing.example.com A
+gone.example.net A
+www.example.com A
+api.example.com A
+cdn.example.com AAAA
+v6only.example.com AAAA
+ns1.example.com A
+example.net MX
+missing-1.example.com AAAA
+www.example.com TXT
+EOF
+
+bundle="$work/bundle"
+mkdir -p "$bundle"
+cp tests/zones/diff/*.zone "$bundle/"
+
+# One dnsperf run against server $1 in mode $2; sets qps, cpu (server CPU
+# microseconds per answered query), sent, completed and answers (the
+# RCODE shares and the average response size, to show that every server
+# answered the same mix).
+drive() {
+    local kind=$1 mode=$2 before after out
+    start_server "$kind" "$bundle" example.com
+    before=$(cpu_ticks "$server_pid")
+    if ! out=$(dnsperf -m "$mode" -s "$IP" -p "$port" -d "$queries" -l "$DURATION" \
+        -c "$CLIENTS" -T "$THREADS" -q 100 -t 2 2>&1); then
+        echo "$out" >&2
+        die "dnsperf failed against $kind"
+    fi
+    after=$(cpu_ticks "$server_pid")
+    stop_server
+    sent=$(awk '/Queries sent:/ {print $3}' <<<"$out")
+    completed=$(awk '/Queries completed:/ {print $3}' <<<"$out")
+    qps=$(awk '/Queries per second:/ {print $4}' <<<"$out")
+    answers="$(sed -n 's/^ *Response codes: *//p' <<<"$out" | sed 's/ [0-9]* (/ (/g');"
+    answers="$answers $(awk '/Average packet size:/ {print $NF}' <<<"$out") octets per response"
+    if [ -z "$completed" ] || [ "$completed" -eq 0 ]; then
+        echo "$out" >&2
+        die "no query answered by $kind over $mode"
+    fi
+    cpu=$(awk -v t=$((after - before)) -v hz="$TICKS" -v n="$completed" \
+        'BEGIN { printf "%.2f", t / hz * 1e6 / n }')
+}
+
+# The ratio $1/$2 with two decimals, or "-" without a Knot DNS figure.
+ratio() {
+    if [ -z "${2:-}" ] || [ "$2" = - ]; then echo -; return; fi
+    awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%.2f", a / b }'
+}
+
+echo "stripedns peers benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "knotd $(knotd --version | awk '{print $NF}'), nsd $(nsd -v 2>&1 | awk 'NR==1 {print $NF}'), dnsperf $(dnsperf -h 2>&1 | awk '/^Version/ {print $2}')"
+echo "loopback UDP/TCP, ${DURATION}s per run, dnsperf -c $CLIENTS -T $THREADS -q 100, $WORKERS workers per server, query mix of $(wc -l <"$queries") questions"
+
+for mode in udp tcp; do
+    declare -A QPS=() CPU=() ANSWERS=()
+    echo
+    echo "== $mode: tests/zones/diff, ${DURATION}s"
+    printf '%-10s %12s %12s %14s %10s %10s\n' server "queries/s" "qps/knot" "cpu us/query" "cpu/knot" answered
+    # Knot DNS first: the other servers' ratios need its figures.
+    order="knot"
+    for s in $SERVERS; do [ "$s" = knot ] || order="$order $s"; done
+    for kind in $order; do
+        case " $SERVERS " in *" $kind "*) ;; *) continue ;; esac
+        drive "$kind" "$mode"
+        QPS[$kind]=$qps
+        CPU[$kind]=$cpu
+        ANSWERS[$kind]=$answers
+        printf '%-10s %12.0f %12s %14s %10s %10s\n' "$kind" "$qps" \
+            "$(ratio "$qps" "${QPS[knot]:-}")" "$cpu" "$(ratio "$cpu" "${CPU[knot]:-}")" \
+            "$completed/$sent"
+    done
+    for kind in $order; do
+        [ -n "${ANSWERS[$kind]:-}" ] && printf '  %-8s %s\n' "$kind" "${ANSWERS[$kind]}"
+    done
+    unset QPS CPU ANSWERS
+done
+
+if [ "$SKIP_LARGE" != 1 ]; then
+    large="$work/large"
+    mkdir -p "$large"
+    # SOA, two NS, their glue, then fleet names of four A records each.
+    awk -v n="$LARGE" 'BEGIN {
+        print "$ORIGIN large.test.\n$TTL 3600"
+        print "@ IN SOA ns1 hostmaster 1 7200 900 1209600 300"
+        print "@ IN NS ns1\n@ IN NS ns2\nns1 IN A 192.0.2.1\nns2 IN A 192.0.2.2"
+        for (i = 0; i < n - 5; i++) {
+            h = int(i / 4)
+            printf "f%d 60 IN A 10.%d.%d.%d\n", h, int(h / 65536) % 256, int(h / 256) % 256, h % 256
+        }
+    }' >"$large/large.test.zone"
+    echo
+    echo "== large: one zone of $LARGE records ($(du -m "$large/large.test.zone" | cut -f1) MB zone file)"
+    printf '%-10s %10s %10s %12s %10s %12s %10s\n' server "load s" "load/knot" "RSS MiB" "RSS/knot" "PSS MiB" "PSS/knot"
+    declare -A LOAD=() RSS=() PSS=()
+    order="knot"
+    for s in $SERVERS; do [ "$s" = knot ] || order="$order $s"; done
+    for kind in $order; do
+        case " $SERVERS " in *" $kind "*) ;; *) continue ;; esac
+        start_server "$kind" "$large" large.test
+        settled_memory
+        # The last fleet name of the file must be served too: the whole
+        # zone is in, not only its apex.
+        last="f$(((LARGE - 6) / 4)).large.test"
+        got=$(dig "@$IP" -p "$port" "$last" A +norec +tries=2 +time=2 +short | wc -l)
+        [ "$got" -ge 1 ] || die "$kind does not answer $last A after loading"
+        stop_server
+        LOAD[$kind]=$load_secs
+        RSS[$kind]=$rss_mib
+        PSS[$kind]=$pss_mib
+        printf '%-10s %10s %10s %12s %10s %12s %10s\n' "$kind" "$load_secs" \
+            "$(ratio "$load_secs" "${LOAD[knot]:-}")" "${RSS[$kind]}" \
+            "$(ratio "${RSS[$kind]}" "${RSS[knot]:-}")" "${PSS[$kind]}" \
+            "$(ratio "${PSS[$kind]}" "${PSS[knot]:-}")"
+    done
+fi
