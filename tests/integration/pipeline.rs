@@ -11,7 +11,6 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -82,12 +81,7 @@ impl Pipeline {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start stripedns pipeline");
-        let stderr = collect(
-            child
-                .stderr
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        );
+        let stderr = collect(child.stderr.take());
         Pipeline { child, stderr }
     }
 

@@ -108,18 +108,8 @@ pub fn run_stripedns(args: &[&str], timeout: Duration) -> Finished {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start stripedns");
-    let stdout = collect(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = collect(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
+    let stdout = collect(child.stdout.take());
+    let stderr = collect(child.stderr.take());
     let status = wait_timeout(&mut child, timeout).unwrap_or_else(|| {
         let _ = child.kill();
         let _ = child.wait();
@@ -141,7 +131,7 @@ pub fn run_stripedns(args: &[&str], timeout: Duration) -> Finished {
 }
 
 /// Read a pipe to its end on a thread, into a shared string.
-pub fn collect(pipe: Option<Box<dyn Read + Send>>) -> Arc<Mutex<String>> {
+pub fn collect(pipe: Option<impl Read + Send + 'static>) -> Arc<Mutex<String>> {
     let buf = Arc::new(Mutex::new(String::new()));
     if let Some(mut pipe) = pipe {
         let shared = Arc::clone(&buf);
@@ -252,12 +242,7 @@ impl ServeProcess {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start {STRIPEDNS}: {e}"))?;
-        let stderr = collect(
-            child
-                .stderr
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        );
+        let stderr = collect(child.stderr.take());
         let mut server = ServeProcess {
             child,
             addrs: Vec::new(),

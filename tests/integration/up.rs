@@ -13,7 +13,6 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -64,18 +63,8 @@ impl Up {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start stripedns up");
-        let stdout = collect(
-            child
-                .stdout
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        );
-        let stderr = collect(
-            child
-                .stderr
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        );
+        let stdout = collect(child.stdout.take());
+        let stderr = collect(child.stderr.take());
         Up {
             child,
             stdout,
