@@ -676,29 +676,20 @@ impl<'a> Words<'a> {
     }
 
     fn ipv4(&mut self) -> Result<Ipv4Addr, String> {
-        let t = self.next()?;
-        std::str::from_utf8(&t.raw)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| {
-                format!(
-                    "`{}` is not an IPv4 address",
-                    text::show(std::slice::from_ref(t))
-                )
-            })
+        self.parsed("an IPv4 address")
     }
 
     fn ipv6(&mut self) -> Result<Ipv6Addr, String> {
+        self.parsed("an IPv6 address")
+    }
+
+    /// The next word through `FromStr`; `what` names it in the error.
+    fn parsed<T: std::str::FromStr>(&mut self, what: &str) -> Result<T, String> {
         let t = self.next()?;
         std::str::from_utf8(&t.raw)
             .ok()
             .and_then(|s| s.parse().ok())
-            .ok_or_else(|| {
-                format!(
-                    "`{}` is not an IPv6 address",
-                    text::show(std::slice::from_ref(t))
-                )
-            })
+            .ok_or_else(|| format!("`{}` is not {what}", text::show(std::slice::from_ref(t))))
     }
 
     /// A DNSSEC algorithm number or mnemonic (RFC 4034 A.1, RFC 8624).
