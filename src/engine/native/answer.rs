@@ -432,9 +432,14 @@ fn node_answers_nothing(node: &Node, qtype: u16) -> bool {
 fn follow(zone: &Zone, name: &mut NameBuf, target: &NameBuf, plan: &Plan<'_>) -> bool {
     let mut lower = target.clone();
     lower.make_lowercase();
-    let in_zone = super::name::Name::from_wire(lower.as_wire())
-        .map(|n| n.is_at_or_below(&zone.origin))
-        .unwrap_or(false);
+    // In the zone: some label boundary of the target starts the origin.
+    let (offsets, count) = label_offsets(lower.as_wire());
+    let in_zone = offsets[..count].iter().any(|&at| {
+        lower
+            .as_wire()
+            .get(usize::from(at)..)
+            .is_some_and(|suffix| suffix.eq_ignore_ascii_case(zone.origin.as_wire()))
+    });
     if !in_zone {
         return false;
     }
@@ -520,8 +525,10 @@ fn additional<'z>(zone: &'z Zone, plan: &mut Plan<'z>) {
             let Some(len) = name_len(target) else {
                 continue;
             };
-            let key = target[..len].to_ascii_lowercase();
-            let Some(node) = zone.node(&key) else {
+            let mut key = NameBuf::default();
+            key.set(&target[..len]);
+            key.make_lowercase();
+            let Some(node) = zone.node(key.as_wire()) else {
                 continue;
             };
             for t in [rtype::A, rtype::AAAA] {
