@@ -42,6 +42,7 @@ pub mod engine;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod fingerprint;
+pub mod fleet;
 pub mod follow;
 #[doc(hidden)]
 pub mod fuzzing;

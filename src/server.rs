@@ -686,6 +686,8 @@ mod tests {
             Ok(())
         }
 
+        fn set_health(&self, _health: Arc<crate::fleet::HealthState>) {}
+
         fn answer(&self, query: &[u8], _transport: Transport, out: &mut Vec<u8>) -> Outcome {
             let seen = self
                 .slot
@@ -764,6 +766,8 @@ mod tests {
         ) -> Result<(), crate::bundle::BundleError> {
             Ok(())
         }
+
+        fn set_health(&self, _health: Arc<crate::fleet::HealthState>) {}
 
         fn answer(&self, query: &[u8], _transport: Transport, out: &mut Vec<u8>) -> Outcome {
             out.clear();

@@ -13,7 +13,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+use std::sync::Arc;
+
 use crate::bundle::{Bundle, BundleError};
+use crate::fleet::HealthState;
 
 pub mod hickory;
 pub mod native;
@@ -57,6 +60,11 @@ pub trait Engine: Send + Sync + fmt::Debug {
     /// Answer one raw query. `out` is cleared and receives the response.
     /// Never panics on any input.
     fn answer(&self, query: &[u8], transport: Transport, out: &mut Vec<u8>) -> Outcome;
+
+    /// Swap in the health of fleet addresses: from the next query on,
+    /// addresses it lists as down are left out of answers, as
+    /// [`crate::fleet`] describes. It survives reloads.
+    fn set_health(&self, health: Arc<HealthState>);
 }
 
 /// The engines this build knows.

@@ -106,6 +106,12 @@ pub struct BundleToml {
     /// Expectations on answers.
     #[serde(default)]
     pub expect: Vec<ExpectToml>,
+    /// Per-zone answer policy, read by [`crate::fleet`].
+    #[serde(default)]
+    pub zone: Option<toml::Value>,
+    /// Per-name answer policy, read by [`crate::fleet`].
+    #[serde(default)]
+    pub fleet: Option<toml::Value>,
 }
 
 /// One `[[expect]]` table of `bundle.toml`.

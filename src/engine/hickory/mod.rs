@@ -36,6 +36,7 @@ use arc_swap::ArcSwap;
 use hickory_proto::rr::LowerName;
 
 use crate::bundle::{Bundle, BundleError};
+use crate::fleet::HealthState;
 
 use super::{Engine, EngineKind, Identity, Outcome, Transport};
 
@@ -62,6 +63,8 @@ pub struct HickoryEngine {
     zones: ArcSwap<Zones>,
     /// What CHAOS `id.server` and NSID answer.
     identity: Identity,
+    /// The fleet addresses that are down now; kept across reloads.
+    health: ArcSwap<HealthState>,
 }
 
 impl HickoryEngine {
@@ -70,6 +73,7 @@ impl HickoryEngine {
         Ok(HickoryEngine {
             zones: ArcSwap::from_pointee(load(bundle)?),
             identity,
+            health: ArcSwap::from_pointee(HealthState::default()),
         })
     }
 
@@ -83,6 +87,8 @@ impl HickoryEngine {
 
 /// Read, check and build every zone of `bundle`.
 pub fn load(bundle: &Bundle) -> Result<Zones, BundleError> {
+    // The policy is part of the bundle: a bad one fails the load.
+    let _policy = crate::fleet::FleetPolicy::from_bundle(bundle)?;
     let mut zones = Zones::default();
     for file in bundle.zones() {
         let loaded = master::read_zone(bundle, file)?;
@@ -125,5 +131,9 @@ impl Engine for HickoryEngine {
         } else {
             Outcome::Drop
         }
+    }
+
+    fn set_health(&self, health: Arc<HealthState>) {
+        self.health.store(health);
     }
 }

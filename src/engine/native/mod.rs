@@ -13,6 +13,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use crate::bundle::{Bundle, BundleError};
+use crate::fleet::HealthState;
 
 use super::{Engine, EngineKind, Identity, Outcome, Transport};
 
@@ -33,6 +34,8 @@ pub struct NativeEngine {
     zones: ArcSwap<ZoneSet>,
     /// What CHAOS `id.server` and NSID answer.
     identity: Identity,
+    /// The fleet addresses that are down now; kept across reloads.
+    health: ArcSwap<HealthState>,
 }
 
 impl NativeEngine {
@@ -41,6 +44,7 @@ impl NativeEngine {
         Ok(NativeEngine {
             zones: ArcSwap::from_pointee(load(bundle)?),
             identity,
+            health: ArcSwap::from_pointee(HealthState::default()),
         })
     }
 
@@ -54,6 +58,8 @@ impl NativeEngine {
 
 /// Parse, check and build every zone of `bundle`.
 fn load(bundle: &Bundle) -> Result<ZoneSet, BundleError> {
+    // The policy is part of the bundle: a bad one fails the load.
+    let _policy = crate::fleet::FleetPolicy::from_bundle(bundle)?;
     let mut set = ZoneSet::default();
     for file in bundle.zones() {
         let parsed = zonefile::load_zone(bundle, file)?;
@@ -102,5 +108,9 @@ impl Engine for NativeEngine {
         } else {
             Outcome::Drop
         }
+    }
+
+    fn set_health(&self, health: Arc<HealthState>) {
+        self.health.store(health);
     }
 }
