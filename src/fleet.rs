@@ -47,7 +47,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::bundle::{Bundle, BundleError};
 
@@ -402,6 +402,53 @@ impl HealthState {
     }
 }
 
+/// The file the health checker publishes (`STATE/health.json`, replaced by
+/// rename) and kings, workers, `status` and metrics read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthFile {
+    /// When it was written, in milliseconds since the Unix epoch.
+    pub written_unix_ms: u64,
+    /// The bundle whose fleet names were checked (hex id).
+    pub bundle: String,
+    /// Every probed address.
+    pub addresses: Vec<AddressHealth>,
+}
+
+/// The health of one address of one fleet name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressHealth {
+    /// The fleet name, absolute.
+    pub name: String,
+    /// The address probed.
+    pub address: IpAddr,
+    /// Whether answers carry it.
+    pub healthy: bool,
+    /// Since when it has been in this state, ms since the Unix epoch.
+    pub since_unix_ms: u64,
+    /// The last probe's failure, if it failed.
+    #[serde(default)]
+    pub last_error: Option<String>,
+}
+
+impl HealthFile {
+    /// Parse the file's bytes (untrusted: errors are values).
+    pub fn parse(bytes: &[u8]) -> Result<HealthFile, String> {
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    }
+
+    /// The state engines filter on: the addresses that are not healthy.
+    pub fn state(&self) -> HealthState {
+        let mut down: Vec<(&str, Vec<IpAddr>)> = Vec::new();
+        for a in self.addresses.iter().filter(|a| !a.healthy) {
+            match down.iter_mut().find(|(n, _)| *n == a.name) {
+                Some((_, list)) => list.push(a.address),
+                None => down.push((&a.name, vec![a.address])),
+            }
+        }
+        HealthState::from_down(down)
+    }
+}
+
 /// `bundle.toml` as the policy reads it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -539,5 +586,29 @@ type = "A"
         assert!(!s.is_down(&wire_lower("idle.example.com.").unwrap(), a));
         assert!(!s.is_empty());
         assert!(HealthState::default().is_empty());
+    }
+
+    #[test]
+    fn health_file_round_trips_and_yields_down_addresses() {
+        let a: IpAddr = "127.0.0.2".parse().unwrap();
+        let b: IpAddr = "127.0.0.3".parse().unwrap();
+        let entry = |address, healthy| AddressHealth {
+            name: "www.example.com.".into(),
+            address,
+            healthy,
+            since_unix_ms: 1,
+            last_error: None,
+        };
+        let file = HealthFile {
+            written_unix_ms: 2,
+            bundle: "ab".into(),
+            addresses: vec![entry(a, true), entry(b, false)],
+        };
+        let text = serde_json::to_vec(&file).unwrap();
+        let back = HealthFile::parse(&text).unwrap();
+        assert_eq!(back, file);
+        let www = wire_lower("www.example.com.").unwrap();
+        assert_eq!(back.state().down(&www), &[b]);
+        assert!(HealthFile::parse(b"{\"addresses\": 3}").is_err());
     }
 }
