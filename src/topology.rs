@@ -501,6 +501,17 @@ mod tests {
     }
 
     #[test]
+    fn the_deploy_example_is_valid() {
+        let t = Topology::parse(
+            include_str!("../deploy/topology.toml"),
+            "deploy/topology.toml",
+        )
+        .unwrap();
+        assert_eq!(t.stripes().len(), 2);
+        assert_eq!(t.metrics, Some("127.0.0.1:5380".parse().unwrap()));
+    }
+
+    #[test]
     fn metrics_table_is_optional_and_checked() {
         let one = pop("a", "127.0.0.1:5301", "");
         assert_eq!(Topology::parse(&one, "t.toml").unwrap().metrics, None);

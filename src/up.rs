@@ -38,6 +38,9 @@
 //!   started again, at once the first time and then with exponential
 //!   backoff and full jitter ([`Backoff`], the king's), reset after ten
 //!   seconds of life.
+//! - **Metrics.** With a `[metrics]` table, `up` binds its address before
+//!   starting anything and serves every POP's published counts, the
+//!   verdicts and the health state there ([`crate::metrics::serve_up`]).
 //! - **Shutdown.** SIGTERM or SIGINT: SIGTERM to every child, a bounded
 //!   wait ([`STOP_GRACE`], longer than a king's own wait for its
 //!   workers), SIGKILL for any left, and `up` returns success.

@@ -2,7 +2,8 @@
 //! and the counters of its Prometheus endpoint moving by exactly what was
 //! sent; with the `fault-injection` feature, a query of death moving the
 //! restarts counter and then the blacklist drops; and `up` serving one
-//! endpoint with the series of every POP and of the pipeline.
+//! endpoint with the series of every POP and of the pipeline, and a push
+//! counted as one bundle swap on every POP.
 //!
 //! Every scrape is read by a small strict parser of the text format
 //! (version 0.0.4): each family has `# HELP` then `# TYPE` before its
@@ -553,4 +554,52 @@ fn up_serves_one_endpoint_with_every_pop_and_the_pipeline() {
     assert_eq!(e.types["stripedns_address_healthy"], "gauge");
     let (status, _, _) = http_get(metrics, "/other");
     assert_eq!(status, 404);
+
+    // A push: once tasted and promoted, every POP counts one swap and
+    // names the new bundle.
+    let pushed = tempfile::tempdir().unwrap();
+    let zones = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
+    for entry in std::fs::read_dir(&zones).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), pushed.path().join(entry.file_name())).unwrap();
+    }
+    let zone = pushed.path().join("example.com.zone");
+    let text = std::fs::read_to_string(&zone).unwrap() + "metrics-push IN A 192.0.2.77\n";
+    std::fs::write(&zone, text).unwrap();
+    let state = dir.path().join("state");
+    let out = run_stripedns(
+        &[
+            "push",
+            pushed.path().to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ],
+        T,
+    );
+    assert!(out.status.success(), "{}", out.stderr);
+    let id = out.stdout.trim().to_string();
+    let swapped = Instant::now() + Duration::from_secs(30);
+    loop {
+        let e = scrape(metrics);
+        let done = pops.iter().all(|(name, ..)| {
+            e.sum("stripedns_bundle_swaps_total", &[("pop", name)]) == 1.0
+                && e.count(
+                    "stripedns_live_bundle_info",
+                    &[("pop", name), ("bundle", &id)],
+                ) == 1
+        });
+        if done {
+            assert_eq!(
+                e.count("stripedns_current_bundle_info", &[("bundle", &id)]),
+                1
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < swapped,
+            "no swap to {id} counted:\n{}",
+            log()
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
 }
