@@ -405,8 +405,8 @@ pub fn render(pops: &[(PopSnapshot, bool)], pipeline: Option<&PipelineSnapshot>)
         Kind::Counter,
         "Queries answered, by transport, query type (common types by name, else other) and RCODE; only combinations seen so far are listed.",
     );
-    for i in 0..pops.len() {
-        for q in &pops[i].0.queries {
+    for (i, (p, _)) in pops.iter().enumerate() {
+        for q in &p.queries {
             let [pop, stripe, engine] = labels(i);
             w.sample(
                 name,
@@ -449,8 +449,8 @@ pub fn render(pops: &[(PopSnapshot, bool)], pipeline: Option<&PipelineSnapshot>)
         Kind::Counter,
         "Workers restarted, by cause: killed by a signal, killed by the watchdog, or exited.",
     );
-    for i in 0..pops.len() {
-        for (cause, n) in &pops[i].0.restarts {
+    for (i, (p, _)) in pops.iter().enumerate() {
+        for (cause, n) in &p.restarts {
             let [pop, stripe, engine] = labels(i);
             w.sample(name, &[pop, stripe, engine, ("cause", cause)], n);
         }
@@ -482,8 +482,8 @@ pub fn render(pops: &[(PopSnapshot, bool)], pipeline: Option<&PipelineSnapshot>)
         Kind::Gauge,
         "The bundle every serving worker of the POP serves (value 1; the id in the bundle label).",
     );
-    for i in 0..pops.len() {
-        if let Some(bundle) = &pops[i].0.bundle {
+    for (i, (p, _)) in pops.iter().enumerate() {
+        if let Some(bundle) = &p.bundle {
             let [pop, stripe, engine] = labels(i);
             w.sample(name, &[pop, stripe, engine, ("bundle", bundle)], 1);
         }

@@ -32,9 +32,17 @@ pub struct PipelineSnapshot {
     pub poisoned: u64,
     /// The bundle `dns/current` names.
     pub live: Option<String>,
-    /// From `health.json`: when it was written (ms since the epoch) and
-    /// every address as (name, address, healthy).
-    pub health: Option<(u64, Vec<(String, String, bool)>)>,
+    /// From `health.json`, when there is one.
+    pub health: Option<HealthSnapshot>,
+}
+
+/// What `health.json` says, as the metrics show it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HealthSnapshot {
+    /// When it was written, ms since the Unix epoch.
+    pub written_unix_ms: u64,
+    /// Every address as (fleet name, address, healthy).
+    pub addresses: Vec<(String, String, bool)>,
 }
 
 /// The kind of a verdict's reason, for the `reason` label: `ok` for a
@@ -129,8 +137,8 @@ impl PipelineSnapshot {
             Kind::Gauge,
             "Health of each checked fleet address from health.json: 1 healthy, 0 down.",
         );
-        if let Some((_, addresses)) = &self.health {
-            for (fleet, address, healthy) in addresses {
+        if let Some(health) = &self.health {
+            for (fleet, address, healthy) in &health.addresses {
                 w.sample(
                     name,
                     &[("name", fleet), ("address", address)],
@@ -144,16 +152,16 @@ impl PipelineSnapshot {
             Kind::Gauge,
             "Seconds since the health checker last wrote health.json.",
         );
-        if let Some((written, _)) = &self.health {
+        if let Some(health) = &self.health {
             let now = unix_ms(SystemTime::now());
-            let age = now.saturating_sub(*written) as f64 / 1000.0;
+            let age = now.saturating_sub(health.written_unix_ms) as f64 / 1000.0;
             w.sample(name, &[], age);
         }
     }
 }
 
 /// `health.json` of the state directory at `root`, if present and valid.
-fn read_health(root: &Path) -> Option<(u64, Vec<(String, String, bool)>)> {
+fn read_health(root: &Path) -> Option<HealthSnapshot> {
     let bytes = std::fs::read(root.join(HEALTH_FILE)).ok()?;
     let file = HealthFile::parse(&bytes).ok()?;
     let addresses = file
@@ -161,7 +169,10 @@ fn read_health(root: &Path) -> Option<(u64, Vec<(String, String, bool)>)> {
         .into_iter()
         .map(|a| (a.name, a.address.to_string(), a.healthy))
         .collect();
-    Some((file.written_unix_ms, addresses))
+    Some(HealthSnapshot {
+        written_unix_ms: file.written_unix_ms,
+        addresses,
+    })
 }
 
 #[cfg(test)]

@@ -196,7 +196,9 @@ fn parse(text: &str) -> Result<Exposition, String> {
                     .parse()
                     .map_err(|_| fail(format!("bad value `{v}` (or a timestamp)")))?,
             };
-            if exp.types.get(name).map(String::as_str) == Some("counter") && !(value >= 0.0) {
+            if exp.types.get(name).map(String::as_str) == Some("counter")
+                && (value.is_nan() || value < 0.0)
+            {
                 return Err(fail("negative counter".into()));
             }
             let series = (name.to_string(), labels.clone());
