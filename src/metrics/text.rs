@@ -9,11 +9,14 @@
 //! let mut w = TextWriter::new();
 //! w.family("stripedns_blacklist_drops_total", Kind::Counter, "Queries dropped.");
 //! w.sample("stripedns_blacklist_drops_total", &[("pop", "a\"b")], 3);
+//! let text = w.finish();
 //! assert_eq!(
-//!     w.finish(),
-//!     "# HELP stripedns_blacklist_drops_total Queries dropped.\n\
-//!      # TYPE stripedns_blacklist_drops_total counter\n\
-//!      stripedns_blacklist_drops_total{pop=\"a\\\"b\"} 3\n"
+//!     text.lines().collect::<Vec<_>>(),
+//!     [
+//!         "# HELP stripedns_blacklist_drops_total Queries dropped.",
+//!         "# TYPE stripedns_blacklist_drops_total counter",
+//!         r#"stripedns_blacklist_drops_total{pop="a\"b"} 3"#,
+//!     ]
 //! );
 //! ```
 
