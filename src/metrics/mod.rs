@@ -374,6 +374,60 @@ pub fn unix_ms(t: SystemTime) -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// A family with one sample per POP: name, type, help, value.
+type PerPop = (
+    &'static str,
+    Kind,
+    &'static str,
+    fn(&PopSnapshot, bool) -> u64,
+);
+
+/// The families with one sample per POP, in exposition order.
+const PER_POP: [PerPop; 7] = [
+    (
+        "stripedns_truncated_total",
+        Kind::Counter,
+        "Responses sent with TC=1 (too large for the client's UDP limit).",
+        |p, _| p.truncated,
+    ),
+    (
+        "stripedns_blacklist_drops_total",
+        Kind::Counter,
+        "Queries dropped because the query-of-death blacklist holds them.",
+        |p, _| p.blacklist_drops,
+    ),
+    (
+        "stripedns_unanswered_total",
+        Kind::Counter,
+        "Queries the engine chose not to answer (not a query, or the engine failed on it).",
+        |p, _| p.unanswered,
+    ),
+    (
+        "stripedns_workers_serving",
+        Kind::Gauge,
+        "Workers of the king serving now.",
+        |p, _| p.workers_serving,
+    ),
+    (
+        "stripedns_workers",
+        Kind::Gauge,
+        "Worker positions of the king.",
+        |p, _| p.workers,
+    ),
+    (
+        "stripedns_bundle_swaps_total",
+        Kind::Counter,
+        "Times the bundle served by every worker of the POP changed while serving.",
+        |p, _| p.swaps,
+    ),
+    (
+        "stripedns_pop_up",
+        Kind::Gauge,
+        "1 when the POP's king is running and its counts are current, else 0.",
+        |_, up| u64::from(up),
+    ),
+];
+
 /// The exposition of these POPs (each with whether its king is running)
 /// and, under `up`, the pipeline's and the health checker's state. Every
 /// family is written once, with the samples of every POP.
@@ -388,16 +442,6 @@ pub fn render(pops: &[(PopSnapshot, bool)], pipeline: Option<&PipelineSnapshot>)
             ("engine", p.engine.as_str()),
         ]
     };
-    let per_pop = |w: &mut TextWriter,
-                   name: &str,
-                   kind: Kind,
-                   help: &str,
-                   value: &dyn Fn(&PopSnapshot, bool) -> u64| {
-        w.family(name, kind, help);
-        for (i, (p, up)) in pops.iter().enumerate() {
-            w.sample(name, &labels(i), value(p, *up));
-        }
-    };
 
     let name = "stripedns_queries_total";
     w.family(
@@ -408,41 +452,18 @@ pub fn render(pops: &[(PopSnapshot, bool)], pipeline: Option<&PipelineSnapshot>)
     for (i, (p, _)) in pops.iter().enumerate() {
         for q in &p.queries {
             let [pop, stripe, engine] = labels(i);
+            let more = [
+                ("transport", q.transport.as_str()),
+                ("qtype", &q.qtype),
+                ("rcode", &q.rcode),
+            ];
             w.sample(
                 name,
-                &[
-                    pop,
-                    stripe,
-                    engine,
-                    ("transport", &q.transport),
-                    ("qtype", &q.qtype),
-                    ("rcode", &q.rcode),
-                ],
+                &[pop, stripe, engine, more[0], more[1], more[2]],
                 q.count,
             );
         }
     }
-    per_pop(
-        &mut w,
-        "stripedns_truncated_total",
-        Kind::Counter,
-        "Responses sent with TC=1 (too large for the client's UDP limit).",
-        &|p, _| p.truncated,
-    );
-    per_pop(
-        &mut w,
-        "stripedns_blacklist_drops_total",
-        Kind::Counter,
-        "Queries dropped because the query-of-death blacklist holds them.",
-        &|p, _| p.blacklist_drops,
-    );
-    per_pop(
-        &mut w,
-        "stripedns_unanswered_total",
-        Kind::Counter,
-        "Queries the engine chose not to answer (not a query, or the engine failed on it).",
-        &|p, _| p.unanswered,
-    );
     let name = "stripedns_worker_restarts_total";
     w.family(
         name,
@@ -455,27 +476,6 @@ pub fn render(pops: &[(PopSnapshot, bool)], pipeline: Option<&PipelineSnapshot>)
             w.sample(name, &[pop, stripe, engine, ("cause", cause)], n);
         }
     }
-    per_pop(
-        &mut w,
-        "stripedns_workers_serving",
-        Kind::Gauge,
-        "Workers of the king serving now.",
-        &|p, _| p.workers_serving,
-    );
-    per_pop(
-        &mut w,
-        "stripedns_workers",
-        Kind::Gauge,
-        "Worker positions of the king.",
-        &|p, _| p.workers,
-    );
-    per_pop(
-        &mut w,
-        "stripedns_bundle_swaps_total",
-        Kind::Counter,
-        "Times the bundle served by every worker of the POP changed while serving.",
-        &|p, _| p.swaps,
-    );
     let name = "stripedns_live_bundle_info";
     w.family(
         name,
@@ -488,13 +488,12 @@ pub fn render(pops: &[(PopSnapshot, bool)], pipeline: Option<&PipelineSnapshot>)
             w.sample(name, &[pop, stripe, engine, ("bundle", bundle)], 1);
         }
     }
-    per_pop(
-        &mut w,
-        "stripedns_pop_up",
-        Kind::Gauge,
-        "1 when the POP's king is running and its counts are current, else 0.",
-        &|_, up| u64::from(up),
-    );
+    for (name, kind, help, value) in PER_POP {
+        w.family(name, kind, help);
+        for (i, (p, up)) in pops.iter().enumerate() {
+            w.sample(name, &labels(i), value(p, *up));
+        }
+    }
     if let Some(pipeline) = pipeline {
         pipeline.render(&mut w);
     }

@@ -49,32 +49,29 @@ struct Exposition {
 }
 
 impl Exposition {
-    /// The sum of the samples of `name` whose labels include all of
-    /// `labels` (0 when there is none).
-    fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        self.samples
-            .iter()
-            .filter(|s| s.name == name)
-            .filter(|s| {
-                labels
+    /// The samples of `name` whose labels include all of `labels`.
+    fn matching<'a>(
+        &'a self,
+        name: &'a str,
+        labels: &'a [(&str, &str)],
+    ) -> impl Iterator<Item = &'a Sample> + 'a {
+        self.samples.iter().filter(move |s| {
+            s.name == name
+                && labels
                     .iter()
                     .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
-            })
-            .map(|s| s.value)
-            .sum()
+        })
+    }
+
+    /// The sum of the samples of `name` with all of `labels` (0 when there
+    /// is none).
+    fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.matching(name, labels).map(|s| s.value).sum()
     }
 
     /// How many samples of `name` have all of `labels`.
     fn count(&self, name: &str, labels: &[(&str, &str)]) -> usize {
-        self.samples
-            .iter()
-            .filter(|s| s.name == name)
-            .filter(|s| {
-                labels
-                    .iter()
-                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
-            })
-            .count()
+        self.matching(name, labels).count()
     }
 }
 
