@@ -602,3 +602,47 @@ fn up_serves_one_endpoint_with_every_pop_and_the_pipeline() {
         thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[test]
+fn up_refuses_a_busy_metrics_port() {
+    let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 61, 20));
+    let held = std::net::TcpListener::bind((ip, 0)).unwrap();
+    let busy = held.local_addr().unwrap();
+    let dns = SocketAddr::new(ip, free_port(ip));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("busy-metrics.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[metrics]\nlisten = \"{busy}\"\n\n[[pop]]\nname = \"p1\"\nstripe = 1\nengine = \"native\"\nlisten = [\"{dns}\"]\n"
+        ),
+    )
+    .unwrap();
+    let out = run_stripedns(
+        &[
+            "up",
+            "--config",
+            config.to_str().unwrap(),
+            "--state",
+            dir.path().join("state").to_str().unwrap(),
+        ],
+        Duration::from_secs(20),
+    );
+    assert!(!out.status.success());
+    assert!(
+        out.stderr
+            .contains(&format!("cannot serve metrics on {busy}")),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("busy-metrics.toml"), "{}", out.stderr);
+    // Nothing was started.
+    assert!(
+        udp_query(
+            dns,
+            &query(1, "www.example.com.", TYPE_A),
+            Duration::from_millis(200)
+        )
+        .is_none()
+    );
+}
