@@ -362,11 +362,19 @@ impl King {
             engine: config.engine,
         };
         let slots = workers.iter().map(|w| Arc::clone(&w.slot)).collect();
+        let mut metrics = PopMetrics::new(labels, slots);
+        if let BundleSource::State(dir) = &config.bundle
+            && let Some(earlier) = metrics::PopSnapshot::read(dir, &config.pop)
+        {
+            // A king restarted by `up` counts on where its predecessor
+            // stopped publishing.
+            metrics.continue_from(earlier);
+        }
         Ok(King {
             config,
             tcp,
             workers,
-            metrics: Arc::new(PopMetrics::new(labels, slots)),
+            metrics: Arc::new(metrics),
         })
     }
 

@@ -22,7 +22,10 @@
 //!   ([`pipeline`]) and renders them all, each family once. Files are the
 //!   simplest robust channel: kings and `up` share the state directory
 //!   already, a king that dies leaves its last counts readable, and `up`
-//!   needs no connection to any child.
+//!   needs no connection to any child. A king that starts on a state
+//!   directory counts on from its POP's last snapshot there
+//!   ([`PopMetrics::continue_from`]), so a king restarted by `up` does not
+//!   reset the POP's counters (`up` clears the snapshots when it starts).
 //!
 //! ```
 //! use stripedns::metrics::{PopSnapshot, render};
@@ -117,6 +120,9 @@ pub struct PopMetrics {
     swaps: AtomicU64,
     /// The bundle every serving worker serves, once they agree.
     bundle: Mutex<Option<BundleId>>,
+    /// The counts an earlier king of the same POP published, continued
+    /// from (see [`PopMetrics::continue_from`]).
+    earlier: Option<PopSnapshot>,
 }
 
 impl PopMetrics {
@@ -128,6 +134,20 @@ impl PopMetrics {
             restarts: Default::default(),
             swaps: AtomicU64::new(0),
             bundle: Mutex::new(None),
+            earlier: None,
+        }
+    }
+
+    /// Count on from `earlier`, the last snapshot a previous king of this
+    /// POP published, so a restarted king (under `up`) does not reset the
+    /// POP's counters. Ignored when it names another POP, stripe or
+    /// engine.
+    pub fn continue_from(&mut self, earlier: PopSnapshot) {
+        if earlier.pop == self.labels.pop
+            && earlier.stripe == self.labels.stripe
+            && earlier.engine == self.labels.engine.as_str()
+        {
+            self.earlier = Some(earlier);
         }
     }
 
@@ -181,7 +201,7 @@ impl PopMetrics {
             .zip(&self.restarts)
             .map(|(c, n)| (c.as_str().to_string(), n.load(Ordering::Relaxed)))
             .collect();
-        PopSnapshot {
+        let mut now = PopSnapshot {
             pop: self.labels.pop.clone(),
             stripe: self.labels.stripe,
             engine: self.labels.engine.as_str().to_string(),
@@ -208,7 +228,11 @@ impl PopMetrics {
                 .map(|id| id.to_hex()),
             workers: self.slots.len() as u64,
             workers_serving: serving,
+        };
+        if let Some(earlier) = &self.earlier {
+            now.add_counts(earlier);
         }
+        now
     }
 }
 
@@ -258,6 +282,29 @@ pub struct PopSnapshot {
 }
 
 impl PopSnapshot {
+    /// Add the counters of `other` (not its gauges) to these.
+    pub fn add_counts(&mut self, other: &PopSnapshot) {
+        for q in &other.queries {
+            let same = |c: &&mut QueryCount| {
+                c.transport == q.transport && c.qtype == q.qtype && c.rcode == q.rcode
+            };
+            match self.queries.iter_mut().find(same) {
+                Some(c) => c.count = c.count.saturating_add(q.count),
+                None => self.queries.push(q.clone()),
+            }
+        }
+        for (cause, n) in &other.restarts {
+            match self.restarts.iter_mut().find(|(c, _)| c == cause) {
+                Some((_, m)) => *m = m.saturating_add(*n),
+                None => self.restarts.push((cause.clone(), *n)),
+            }
+        }
+        self.truncated = self.truncated.saturating_add(other.truncated);
+        self.blacklist_drops = self.blacklist_drops.saturating_add(other.blacklist_drops);
+        self.unanswered = self.unanswered.saturating_add(other.unanswered);
+        self.swaps = self.swaps.saturating_add(other.swaps);
+    }
+
     /// The file a king publishes this POP's snapshot to in `state`: the
     /// POP's name with anything but letters, digits, `-`, `_` and `.`
     /// replaced, so any `--pop` makes one file inside the directory.
@@ -498,4 +545,87 @@ pub fn render(pops: &[(PopSnapshot, bool)], pipeline: Option<&PipelineSnapshot>)
         pipeline.render(&mut w);
     }
     w.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels() -> PopLabels {
+        PopLabels {
+            pop: "ams".into(),
+            stripe: 1,
+            engine: EngineKind::Native,
+        }
+    }
+
+    #[test]
+    fn a_restarted_king_counts_on_from_the_published_snapshot() {
+        let slot = Arc::new(Slot::create(1).unwrap());
+        let first = PopMetrics::new(labels(), vec![Arc::clone(&slot)]);
+        let q = b"\x00\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x01";
+        let mut r = q.to_vec();
+        r[2] |= 0x80;
+        let count = |s: &Slot| {
+            s.counters(0).answered(
+                q,
+                crate::engine::Transport::Udp,
+                crate::engine::Outcome::Reply,
+                &r,
+            )
+        };
+        count(&slot);
+        count(&slot);
+        first.restarted(RestartCause::Signal);
+        let dir = tempfile::tempdir().unwrap();
+        first.snapshot().write(dir.path()).unwrap();
+        let published = PopSnapshot::read(dir.path(), "ams").unwrap();
+        assert_eq!(published.queries[0].count, 2);
+
+        // The next king: new slots, counting on.
+        let slot = Arc::new(Slot::create(1).unwrap());
+        let mut next = PopMetrics::new(labels(), vec![Arc::clone(&slot)]);
+        next.continue_from(published.clone());
+        count(&slot);
+        next.restarted(RestartCause::Signal);
+        let now = next.snapshot();
+        assert_eq!(now.queries.len(), 1);
+        assert_eq!(now.queries[0].count, 3);
+        assert!(now.restarts.contains(&("signal".to_string(), 2)));
+        assert_eq!(now.restarts.len(), 3);
+
+        // Another POP's (or engine's) snapshot is not continued from.
+        let mut other = PopMetrics::new(
+            PopLabels {
+                engine: EngineKind::Hickory,
+                ..labels()
+            },
+            vec![],
+        );
+        other.continue_from(published);
+        assert!(other.snapshot().queries.is_empty());
+    }
+
+    #[test]
+    fn every_family_is_written_once_with_every_pop() {
+        let pop = |name: &str| PopSnapshot {
+            pop: name.into(),
+            stripe: 2,
+            engine: "hickory".into(),
+            restarts: vec![("exit".into(), 1)],
+            ..PopSnapshot::default()
+        };
+        let text = render(&[(pop("a"), true), (pop("b\"c"), false)], None);
+        let helps: Vec<&str> = text.lines().filter(|l| l.starts_with("# HELP ")).collect();
+        let unique: std::collections::HashSet<&str> = helps.iter().copied().collect();
+        assert_eq!(helps.len(), unique.len());
+        assert_eq!(helps.len(), 10);
+        assert!(text.contains("stripedns_pop_up{pop=\"a\",stripe=\"2\",engine=\"hickory\"} 1\n"));
+        assert!(
+            text.contains("stripedns_pop_up{pop=\"b\\\"c\",stripe=\"2\",engine=\"hickory\"} 0\n")
+        );
+        assert!(text.contains(
+            "stripedns_worker_restarts_total{pop=\"a\",stripe=\"2\",engine=\"hickory\",cause=\"exit\"} 1\n"
+        ));
+    }
 }

@@ -2,8 +2,9 @@
 //! and the counters of its Prometheus endpoint moving by exactly what was
 //! sent; with the `fault-injection` feature, a query of death moving the
 //! restarts counter and then the blacklist drops; and `up` serving one
-//! endpoint with the series of every POP and of the pipeline, and a push
-//! counted as one bundle swap on every POP.
+//! endpoint with the series of every POP and of the pipeline, a push
+//! counted as one bundle swap on every POP, and a restarted king counting
+//! on from its predecessor.
 //!
 //! Every scrape is read by a small strict parser of the text format
 //! (version 0.0.4): each family has `# HELP` then `# TYPE` before its
@@ -597,6 +598,46 @@ fn up_serves_one_endpoint_with_every_pop_and_the_pipeline() {
         assert!(
             Instant::now() < swapped,
             "no swap to {id} counted:\n{}",
+            log()
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+
+    // A king killed outright and restarted by `up` counts on from what it
+    // last published: one more query makes the count grow, not restart.
+    let (name, _, _, addr) = pops[0];
+    let at = [("pop", name), ("qtype", "A"), ("rcode", "NOERROR")];
+    let before = scrape(metrics).sum("stripedns_queries_total", &at);
+    assert!(before >= 1.0);
+    let needle = format!("started child={name} pid=");
+    let pid: u32 = log()
+        .lines()
+        .rev()
+        .find_map(|l| {
+            let rest = &l[l.find(&needle)? + needle.len()..];
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .expect("the king's pid in up's log");
+    let killed = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let again = Instant::now() + Duration::from_secs(30);
+    let restarted = || log().matches(needle.as_str()).count() >= 2;
+    while !(restarted() && udp_query(addr, &query(0x4DFF, "www.example.com.", TYPE_A), T).is_some())
+    {
+        assert!(Instant::now() < again, "king not restarted:\n{}", log());
+        thread::sleep(Duration::from_millis(100));
+    }
+    loop {
+        let now = scrape(metrics).sum("stripedns_queries_total", &at);
+        if now > before {
+            break;
+        }
+        assert!(
+            Instant::now() < again,
+            "count {now} after the restart, {before} before:\n{}",
             log()
         );
         thread::sleep(Duration::from_millis(200));
