@@ -309,11 +309,13 @@ pub fn run(config: UpConfig, out: &mut dyn Write) -> Result<(), UpError> {
                 ),
                 source,
             })?;
-            crate::metrics::clear_snapshots(&state_path);
             Some(endpoint)
         }
         None => None,
     };
+    // The POPs' counters start at zero with each `up` (a king restarted
+    // while it runs counts on from its last snapshot).
+    crate::metrics::clear_snapshots(&state_path);
     let bundle = ensure_bundle(&state)?;
     let mut up = Supervisor::new(&config, &state_path);
     for i in 0..up.children.len() {

@@ -594,10 +594,11 @@ mod tests {
         assert!(now.restarts.contains(&("signal".to_string(), 2)));
         assert_eq!(now.restarts.len(), 3);
 
-        // Another POP's (or engine's) snapshot is not continued from.
+        // Another stripe's (or POP's, or engine's) snapshot is not
+        // continued from.
         let mut other = PopMetrics::new(
             PopLabels {
-                engine: EngineKind::Hickory,
+                stripe: 2,
                 ..labels()
             },
             vec![],
