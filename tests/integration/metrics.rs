@@ -604,40 +604,66 @@ fn up_serves_one_endpoint_with_every_pop_and_the_pipeline() {
     }
 
     // A king killed outright and restarted by `up` counts on from what it
-    // last published: one more query makes the count grow, not restart.
+    // last published: one more query makes the count one more, not one.
     let (name, _, _, addr) = pops[0];
     let at = [("pop", name), ("qtype", "A"), ("rcode", "NOERROR")];
     let before = scrape(metrics).sum("stripedns_queries_total", &at);
     assert!(before >= 1.0);
-    let needle = format!("started child={name} pid=");
-    let pid: u32 = log()
+    let pid_after = |line: &str, needle: &str| -> Option<u32> {
+        let rest = &line[line.find(needle)? + needle.len()..];
+        rest.split_whitespace().next()?.parse().ok()
+    };
+    let king_needle = format!("started child={name} pid=");
+    let prefix = format!("{name} | ");
+    let king = log()
         .lines()
         .rev()
-        .find_map(|l| {
-            let rest = &l[l.find(&needle)? + needle.len()..];
-            rest.split_whitespace().next()?.parse().ok()
-        })
+        .find_map(|l| pid_after(l, &king_needle))
         .expect("the king's pid in up's log");
+    // Its workers answer until they notice the king's death: wait for
+    // them to be gone, so the next query reaches the new king's worker.
+    let old: Vec<u32> = log()
+        .lines()
+        .filter(|l| l.contains(&prefix))
+        .filter_map(|l| pid_after(l, "worker started worker=0 pid="))
+        .chain([king])
+        .collect();
     let killed = Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
+        .args(["-KILL", &king.to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
+    let gone = |pid: &u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+            stat.rsplit(") ").next().is_some_and(|s| s.starts_with('Z'))
+        })
+    };
+    let serving = || {
+        log()
+            .lines()
+            .filter(|l| l.contains(&prefix) && l.contains("all workers serving"))
+            .count()
+    };
     let again = Instant::now() + Duration::from_secs(30);
-    let restarted = || log().matches(needle.as_str()).count() >= 2;
-    while !(restarted() && udp_query(addr, &query(0x4DFF, "www.example.com.", TYPE_A), T).is_some())
-    {
+    while !(old.iter().all(gone) && serving() >= 2) {
         assert!(Instant::now() < again, "king not restarted:\n{}", log());
-        thread::sleep(Duration::from_millis(100));
+        thread::sleep(Duration::from_millis(50));
+    }
+    while udp_query(addr, &query(0x4DFF, "www.example.com.", TYPE_A), T).is_none() {
+        assert!(
+            Instant::now() < again,
+            "no answer after the restart:\n{}",
+            log()
+        );
     }
     loop {
         let now = scrape(metrics).sum("stripedns_queries_total", &at);
-        if now > before {
+        if now == before + 1.0 {
             break;
         }
         assert!(
-            Instant::now() < again,
-            "count {now} after the restart, {before} before:\n{}",
+            now <= before + 1.0 && Instant::now() < again,
+            "count {now} after the restart and one query, {before} before:\n{}",
             log()
         );
         thread::sleep(Duration::from_millis(200));
