@@ -84,6 +84,16 @@ impl BundleId {
     pub fn to_hex(&self) -> String {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
     }
+
+    /// The id's 32 octets.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The id with these 32 octets.
+    pub fn from_bytes(bytes: [u8; 32]) -> BundleId {
+        BundleId(bytes)
+    }
 }
 
 impl std::str::FromStr for BundleId {

@@ -164,6 +164,10 @@ pub struct ServeArgs {
     /// dies with that process.
     #[arg(long, value_name = "PID", hide = true)]
     pub supervisor: Option<u32>,
+    /// Serve the king's metrics in the Prometheus text format on
+    /// `http://ADDR:PORT/metrics`.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Arguments of `stripedns up`.
@@ -530,6 +534,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     die_with_supervisor(args.supervisor)?;
     init_logging();
     let identity = identity_text(&args);
+    let pop = pop_name(&args);
     let exe = std::env::current_exe().map_err(|source| CliError::Io {
         what: "cannot find the stripedns executable",
         source,
@@ -562,6 +567,9 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
             stable_after: Duration::from_millis(args.stable_after_ms),
         },
         exe,
+        pop,
+        stripe: args.stripe,
+        metrics: args.metrics,
     };
     info!(
         bundle = %config.bundle.path().display(),
@@ -613,17 +621,21 @@ fn identity_text(args: &ServeArgs) -> Option<String> {
     match &args.identity {
         Some(text) => Some(text.clone()).filter(|t| !t.is_empty()),
         None => {
-            let pop = args
-                .pop
-                .clone()
-                .or_else(host_name)
-                .unwrap_or_else(|| "stripedns".to_string());
+            let pop = pop_name(args);
             Some(format!(
                 "{pop} stripe {} engine {}",
                 args.stripe, args.engine
             ))
         }
     }
+}
+
+/// The POP's name: `--pop`, else the host name.
+fn pop_name(args: &ServeArgs) -> String {
+    args.pop
+        .clone()
+        .or_else(host_name)
+        .unwrap_or_else(|| "stripedns".to_string())
 }
 
 /// `stripedns check`: taste the bundle in this process, one line per

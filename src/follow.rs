@@ -44,20 +44,27 @@ pub fn wait_for_live(state: &StateDir, poll: Duration) -> Live {
 }
 
 /// Start the thread that follows `dns/current` for `engine`, which serves
-/// `loaded` now.
+/// `loaded` now; `on_swap` is told of every bundle swapped in.
 pub fn spawn(
     state: StateDir,
     engine: Arc<dyn Engine>,
     loaded: BundleId,
     poll: Duration,
+    on_swap: impl Fn(&BundleId) + Send + 'static,
 ) -> std::io::Result<thread::JoinHandle<()>> {
     thread::Builder::new()
         .name("follow-current".into())
-        .spawn(move || follow(&state, engine.as_ref(), loaded, poll))
+        .spawn(move || follow(&state, engine.as_ref(), loaded, poll, &on_swap))
 }
 
 /// The follower's loop; never returns.
-fn follow(state: &StateDir, engine: &dyn Engine, mut loaded: BundleId, poll: Duration) {
+fn follow(
+    state: &StateDir,
+    engine: &dyn Engine,
+    mut loaded: BundleId,
+    poll: Duration,
+    on_swap: &dyn Fn(&BundleId),
+) {
     let (tx, rx) = mpsc::channel::<()>();
     let _watcher = watch(state.dns(), tx);
     // The last bundle that failed to load, not retried until current moves.
@@ -96,6 +103,7 @@ fn follow(state: &StateDir, engine: &dyn Engine, mut loaded: BundleId, poll: Dur
                 );
                 loaded = live.id;
                 failed = None;
+                on_swap(&loaded);
             }
             Err(e) => {
                 error!(

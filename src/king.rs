@@ -38,6 +38,10 @@
 //!   grace period), and returns. Workers run in their own process group, so
 //!   a Ctrl-C in a terminal reaches only the king, which stops them in
 //!   order; and they ask the kernel to kill them should the king die.
+//! - **Metrics.** The workers count queries in their slots; the king
+//!   counts restarts and notices bundle swaps, and serves both on
+//!   `--metrics` and, with a state directory, publishes them for `up`
+//!   ([`crate::metrics`]).
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
@@ -56,6 +60,8 @@ use tracing::{error, info, warn};
 use crate::blacklist;
 use crate::engine::EngineKind;
 use crate::fingerprint;
+use crate::metrics::http::Endpoint;
+use crate::metrics::{self, PopLabels, PopMetrics, RestartCause};
 use crate::server::{ServerError, Sockets};
 use crate::slot::{InFlight, Slot, State};
 use crate::sys::{self, Signal};
@@ -166,6 +172,12 @@ pub struct KingConfig {
     pub backoff: Backoff,
     /// The `stripedns` executable to start workers from.
     pub exe: PathBuf,
+    /// The POP's name, for the labels of its metrics.
+    pub pop: String,
+    /// The POP's stripe, for the labels of its metrics.
+    pub stripe: u32,
+    /// Where to serve `GET /metrics`, if anywhere.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Why a king stopped with an error.
@@ -203,8 +215,8 @@ struct Worker {
     udp: Vec<(SocketAddr, UdpSocket)>,
     /// How many TCP connections it may hold (0: it gets no listeners).
     tcp_share: usize,
-    /// Its slot, reused by every replacement.
-    slot: Slot,
+    /// Its slot, reused by every replacement (and read by the metrics).
+    slot: Arc<Slot>,
     /// The running process, if any.
     child: Option<Child>,
     /// When the running process was started.
@@ -276,7 +288,20 @@ pub fn run(config: KingConfig) -> Result<(), KingError> {
     for (addr, _) in &sockets.tcp {
         info!(engine = %config.engine, "listening on {addr} (UDP and TCP)");
     }
+    let endpoint = match config.metrics {
+        Some(addr) => {
+            let endpoint = Endpoint::bind(addr).map_err(|source| KingError::Io {
+                what: format!("cannot serve metrics on {addr}"),
+                source,
+            })?;
+            // Read by tests that ask for port 0; keep its wording.
+            info!("metrics on http://{}/metrics", endpoint.local_addr());
+            Some(endpoint)
+        }
+        None => None,
+    };
     let mut king = King::new(config, sockets, workers)?;
+    king.start_metrics(endpoint)?;
     let result = king.supervise(&stop, wakeup);
     king.stop_all();
     info!("stopped");
@@ -292,6 +317,8 @@ struct King {
     tcp: Vec<(SocketAddr, TcpListener)>,
     /// The worker positions.
     workers: Vec<Worker>,
+    /// What the metrics endpoint and snapshot read.
+    metrics: Arc<PopMetrics>,
 }
 
 impl King {
@@ -312,6 +339,7 @@ impl King {
                 what: format!("cannot create the slot of worker {index}"),
                 source,
             })?;
+            let slot = Arc::new(slot);
             workers.push(Worker {
                 index,
                 udp,
@@ -328,11 +356,48 @@ impl King {
                 hung: None,
             });
         }
+        let labels = PopLabels {
+            pop: config.pop.clone(),
+            stripe: config.stripe,
+            engine: config.engine,
+        };
+        let slots = workers.iter().map(|w| Arc::clone(&w.slot)).collect();
+        let mut metrics = PopMetrics::new(labels, slots);
+        if let BundleSource::State(dir) = &config.bundle
+            && let Some(earlier) = metrics::PopSnapshot::read(dir, &config.pop)
+        {
+            // A king restarted by `up` counts on where its predecessor
+            // stopped publishing.
+            metrics.continue_from(earlier);
+        }
         Ok(King {
             config,
             tcp,
             workers,
+            metrics: Arc::new(metrics),
         })
+    }
+
+    /// Serve the metrics on `endpoint`, and publish them into the state
+    /// directory when serving one.
+    fn start_metrics(&self, endpoint: Option<Endpoint>) -> Result<(), KingError> {
+        let io_err = |what: &str| {
+            let what = what.to_string();
+            move |source| KingError::Io { what, source }
+        };
+        if let Some(endpoint) = endpoint {
+            let metrics = Arc::clone(&self.metrics);
+            endpoint
+                .spawn(Arc::new(move || {
+                    metrics::render(&[(metrics.snapshot(), true)], None)
+                }))
+                .map_err(io_err("cannot start the metrics endpoint"))?;
+        }
+        if let BundleSource::State(dir) = &self.config.bundle {
+            metrics::publish_loop(Arc::clone(&self.metrics), dir.clone())
+                .map_err(io_err("cannot start publishing metrics"))?;
+        }
+        Ok(())
     }
 
     /// Start every worker, wait until all serve (or one cannot load the
@@ -346,6 +411,7 @@ impl King {
             for i in 0..self.workers.len() {
                 self.check(i, all_serving)?;
             }
+            self.metrics.observe_bundle();
             if !all_serving && self.workers.iter().all(|w| w.serving) {
                 all_serving = true;
                 info!(
@@ -523,6 +589,14 @@ impl King {
                 pid, "worker could not load the bundle: {message}"
             );
         }
+        let cause = if w.hung.is_some() {
+            RestartCause::Watchdog
+        } else if status.signal().is_some() {
+            RestartCause::Signal
+        } else {
+            RestartCause::Exit
+        };
+        self.metrics.restarted(cause);
         let culprits = match w.hung.take() {
             Some(hung) => hung,
             None if status.signal().is_some() => w.slot.in_flight(),

@@ -26,6 +26,8 @@
 //! - [`topology`] and [`up`] are `stripedns up`: the POPs and stripes of
 //!   a local topology, and the supervisor that runs the pipeline and one
 //!   king per POP on one state directory;
+//! - [`metrics`] counts queries in the workers' slots and serves what the
+//!   king and `up` know in the Prometheus text format;
 //! - [`cli`] is the `stripedns` command line.
 //!
 //! See `ARCHITECTURE.md` for how these fit together.
@@ -47,6 +49,7 @@ pub mod follow;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod king;
+pub mod metrics;
 pub mod pipeline;
 pub mod server;
 pub mod slot;

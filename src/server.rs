@@ -23,7 +23,8 @@
 //!   fingerprinted before the engine sees it; a blacklisted fingerprint is
 //!   dropped, any other is recorded in the worker's [`Slot`] entry for the
 //!   calling thread (UDP socket `i` uses entry `i`, TCP the entry after the
-//!   last socket) and cleared when the engine returns.
+//!   last socket) and cleared when the engine returns; then the query is
+//!   counted in that entry's counters ([`crate::metrics::counters`]).
 //! - **Shutdown**: [`Server::run`] takes a future that resolves on
 //!   SIGTERM/SIGINT (see [`shutdown_signal`]). It then raises a flag the UDP
 //!   threads poll and a `watch` channel every TCP task selects on, and waits
@@ -409,12 +410,17 @@ fn answer_guarded(
     };
     if guard.blacklist.load().contains(fingerprint) {
         debug!(%fingerprint, ?transport, "blacklisted query dropped");
+        guard.slot.counters(entry).blacklist_drop();
         out.clear();
         return Outcome::Drop;
     }
     guard.slot.begin(entry, fingerprint, query);
     let outcome = answer_caught(engine, query, transport, out);
     guard.slot.end(entry);
+    guard
+        .slot
+        .counters(entry)
+        .answered(query, transport, outcome, out);
     outcome
 }
 

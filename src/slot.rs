@@ -15,6 +15,12 @@
 //!   an unchanged counter past the watchdog deadline names a query that
 //!   hangs.
 //!
+//! - the **bundle** the worker serves (written at load and at every swap,
+//!   under a sequence word so the king never reads half an id);
+//! - one block of **query counters** per entry ([`crate::metrics::counters`]),
+//!   after the error text. A replacement worker gets the same slot, so the
+//!   counts survive worker restarts.
+//!
 //! Only atomic stores and loads touch the slot, so recording a query costs
 //! a handful of plain memory writes: no system call, no lock.
 //!
@@ -32,13 +38,20 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::bundle::BundleId;
 use crate::fingerprint::Fingerprint;
+use crate::metrics::counters::{BLOCK_WORDS, Counters};
 use crate::sys::SharedWords;
 
 /// "SDNSLOT1": marks a slot file.
 const MAGIC: u64 = u64::from_be_bytes(*b"SDNSLOT1");
-/// Words before the first entry: magic, state, entry count, reserved.
+/// Words before the first entry: magic, state, entry count, the bundle's
+/// sequence word, the bundle id (four words).
 const HEADER_WORDS: usize = 8;
+/// The sequence word of the bundle id: odd while the worker writes it.
+const BUNDLE_SEQ: usize = 3;
+/// The first of the four words of the bundle id.
+const BUNDLE_ID: usize = 4;
 /// Query octets kept per entry: a header and the longest question
 /// (12 + 255 + 4), rounded up to whole words.
 const QUERY_WORDS: usize = 34;
@@ -89,7 +102,7 @@ impl Slot {
     pub fn create(entries: usize) -> io::Result<Slot> {
         let entries = entries.clamp(1, MAX_ENTRIES);
         let file = tempfile::tempfile()?;
-        file.set_len((HEADER_WORDS + entries * ENTRY_WORDS) as u64 * 8 + ERROR_SPACE)?;
+        file.set_len(words_for(entries) as u64 * 8)?;
         let words = SharedWords::map(&file)?;
         words.words()[0].store(MAGIC, Ordering::Relaxed);
         words.words()[2].store(entries as u64, Ordering::Release);
@@ -109,10 +122,7 @@ impl Slot {
             return Err(bad("not a worker slot"));
         }
         let entries = usize::try_from(w[2].load(Ordering::Acquire)).unwrap_or(usize::MAX);
-        let needed = entries
-            .checked_mul(ENTRY_WORDS)
-            .and_then(|n| n.checked_add(HEADER_WORDS + ERROR_SPACE as usize / 8));
-        if entries == 0 || entries > MAX_ENTRIES || needed.is_none_or(|n| n > w.len()) {
+        if entries == 0 || entries > MAX_ENTRIES || words_for(entries) > w.len() {
             return Err(bad("worker slot of a wrong size"));
         }
         Ok(Slot {
@@ -146,6 +156,59 @@ impl Slot {
     /// Where the text of a load error starts in the file.
     fn error_offset(&self) -> u64 {
         (HEADER_WORDS + self.entries * ENTRY_WORDS) as u64 * 8
+    }
+
+    /// The query counters of `entry` (clamped to the last entry): the
+    /// worker's thread counts into them, the king sums them.
+    pub fn counters(&self, entry: usize) -> Counters<'_> {
+        let start = counters_start(self.entries) + entry.min(self.entries - 1) * BLOCK_WORDS;
+        Counters::new(&self.words.words()[start..start + BLOCK_WORDS])
+    }
+
+    /// Record the bundle the worker serves now (worker side; one writer at
+    /// a time: the loading thread, then the follower).
+    pub fn set_bundle(&self, id: &BundleId) {
+        let seq = self.word(BUNDLE_SEQ);
+        let s = seq.load(Ordering::Relaxed);
+        seq.store(s | 1, Ordering::Relaxed);
+        std::sync::atomic::fence(Ordering::Release);
+        for (i, chunk) in id.as_bytes().chunks_exact(8).enumerate() {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(chunk);
+            self.word(BUNDLE_ID + i)
+                .store(u64::from_le_bytes(bytes), Ordering::Relaxed);
+        }
+        seq.store((s | 1).wrapping_add(1), Ordering::Release);
+    }
+
+    /// The bundle the worker last said it serves (king side); `None`
+    /// before the first load, or while a write keeps racing the read.
+    pub fn bundle(&self) -> Option<BundleId> {
+        let seq = self.word(BUNDLE_SEQ);
+        for _ in 0..64 {
+            let before = seq.load(Ordering::Acquire);
+            if before == 0 {
+                return None;
+            }
+            if before & 1 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let mut id = [0u8; 32];
+            for (i, chunk) in id.chunks_exact_mut(8).enumerate() {
+                chunk.copy_from_slice(
+                    &self
+                        .word(BUNDLE_ID + i)
+                        .load(Ordering::Relaxed)
+                        .to_le_bytes(),
+                );
+            }
+            std::sync::atomic::fence(Ordering::Acquire);
+            if seq.load(Ordering::Relaxed) == before {
+                return Some(BundleId::from_bytes(id));
+            }
+        }
+        None
     }
 
     /// The worker's state.
@@ -246,6 +309,17 @@ impl Slot {
     }
 }
 
+/// Where the counter blocks start: after the entries and the error text,
+/// on a 64-octet boundary.
+fn counters_start(entries: usize) -> usize {
+    (HEADER_WORDS + entries * ENTRY_WORDS + ERROR_SPACE as usize / 8).div_ceil(8) * 8
+}
+
+/// The words of a slot with `entries` entries (at most [`MAX_ENTRIES`]).
+fn words_for(entries: usize) -> usize {
+    counters_start(entries) + entries * BLOCK_WORDS
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,5 +371,38 @@ mod tests {
         );
         king.reset();
         assert_eq!(king.state(), State::Loading);
+    }
+
+    #[test]
+    fn counters_and_bundle_survive_a_replacement_worker() {
+        use crate::engine::{Outcome, Transport};
+        use crate::metrics::counters::Totals;
+        let king = Slot::create(2).unwrap();
+        assert_eq!(king.bundle(), None);
+        let id: BundleId = "ab".repeat(32).parse().unwrap();
+        let q = b"\x00\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x01";
+        let mut r = q.to_vec();
+        r[2] |= 0x80;
+        for round in 1..=2u64 {
+            let worker = Slot::open(king.file().try_clone().unwrap()).unwrap();
+            worker.set_bundle(&id);
+            worker
+                .counters(1)
+                .answered(q, Transport::Udp, Outcome::Reply, &r);
+            worker.counters(7).blacklist_drop(); // clamped to the last entry
+            drop(worker);
+            king.reset();
+            let mut t = Totals::default();
+            for e in 0..king.entries() {
+                king.counters(e).add_to(&mut t);
+            }
+            assert_eq!(t.queries(Transport::Udp, "A", "NOERROR"), round);
+            assert_eq!(t.blacklist_drops, round);
+            assert_eq!(king.bundle(), Some(id));
+        }
+        // Entries' counters are apart from each other.
+        let mut t = Totals::default();
+        king.counters(0).add_to(&mut t);
+        assert_eq!(t, Totals::default());
     }
 }

@@ -2,8 +2,9 @@
 //! with which engine, listening where; read from a TOML file or taken from
 //! the default embedded in the binary.
 //!
-//! A topology is a list of POPs (`[[pop]]` tables) and optional settings
-//! for the pipeline (`[pipeline]`). Every POP becomes one king
+//! A topology is a list of POPs (`[[pop]]` tables), optional settings
+//! for the pipeline (`[pipeline]`) and, optionally, where `up` serves its
+//! metrics (`[metrics]`, `listen = "ADDR:PORT"`; no table, no endpoint). Every POP becomes one king
 //! (`stripedns serve --state DIR ...`) and all of them share the state
 //! directory, so one push reaches every POP. Stripes are just the numbers
 //! POPs carry: the POPs of a stripe are meant to run the same engine, and
@@ -188,6 +189,9 @@ pub struct Topology {
     pub pipeline: PipelineSettings,
     /// The POPs, in file order.
     pub pops: Vec<Pop>,
+    /// Where `up` serves the metrics of every POP and the pipeline
+    /// (`[metrics] listen`); `None` without a `[metrics]` table.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// The file as written.
@@ -200,6 +204,17 @@ struct TopologyToml {
     /// The `[[pop]]` tables.
     #[serde(default)]
     pop: Vec<Spanned<PopToml>>,
+    /// `[metrics]`.
+    #[serde(default)]
+    metrics: Option<MetricsToml>,
+}
+
+/// The `[metrics]` table as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsToml {
+    /// `listen`: the address of the HTTP endpoint.
+    listen: Spanned<SocketAddr>,
 }
 
 /// The settings when the file has no `[pipeline]` table.
@@ -346,10 +361,32 @@ impl Topology {
                 workers,
             });
         }
+        let metrics = match &parsed.metrics {
+            None => None,
+            Some(m) => {
+                let a = *m.listen.get_ref();
+                if a.port() == 0 {
+                    return Err(invalid(
+                        Some(m.listen.span()),
+                        format!("[metrics] listen {a}: give a fixed port, not 0"),
+                    ));
+                }
+                if let Some((pop, line)) = addrs.get(&a) {
+                    return Err(invalid(
+                        Some(m.listen.span()),
+                        format!(
+                            "[metrics] listen {a} is also a listen address of POP {pop} (line {line})"
+                        ),
+                    ));
+                }
+                Some(a)
+            }
+        };
         Ok(Topology {
             origin: origin.to_string(),
             pipeline: parsed.pipeline.into_inner(),
             pops,
+            metrics,
         })
     }
 
@@ -460,6 +497,39 @@ mod tests {
         );
         assert_eq!(t.origin, DEFAULT_ORIGIN);
         assert!(t.pipeline.poll_ms.is_some());
+        assert_eq!(t.metrics, Some("127.0.0.1:5380".parse().unwrap()));
+    }
+
+    #[test]
+    fn the_deploy_example_is_valid() {
+        let t = Topology::parse(
+            include_str!("../deploy/topology.toml"),
+            "deploy/topology.toml",
+        )
+        .unwrap();
+        assert_eq!(t.stripes().len(), 2);
+        assert_eq!(t.metrics, Some("127.0.0.1:5380".parse().unwrap()));
+    }
+
+    #[test]
+    fn metrics_table_is_optional_and_checked() {
+        let one = pop("a", "127.0.0.1:5301", "");
+        assert_eq!(Topology::parse(&one, "t.toml").unwrap().metrics, None);
+        let t = Topology::parse(
+            &format!("[metrics]\nlisten = \"[::1]:9100\"\n{one}"),
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(t.metrics, Some("[::1]:9100".parse().unwrap()));
+        let e = error(&format!("{one}[metrics]\nlisten = \"127.0.0.1:5301\"\n"));
+        assert!(
+            e.starts_with("t.toml:7:") && e.contains("also a listen address of POP a"),
+            "{e}"
+        );
+        let e = error(&format!("{one}[metrics]\nlisten = \"127.0.0.1:0\"\n"));
+        assert!(e.starts_with("t.toml:7:") && e.contains("not 0"), "{e}");
+        let e = error(&format!("{one}[metrics]\nport = 1\n"));
+        assert!(e.starts_with("t.toml:7:"), "{e}");
     }
 
     #[test]

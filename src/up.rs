@@ -38,6 +38,9 @@
 //!   started again, at once the first time and then with exponential
 //!   backoff and full jitter ([`Backoff`], the king's), reset after ten
 //!   seconds of life.
+//! - **Metrics.** With a `[metrics]` table, `up` binds its address before
+//!   starting anything and serves every POP's published counts, the
+//!   verdicts and the health state there ([`crate::metrics::serve_up`]).
 //! - **Shutdown.** SIGTERM or SIGINT: SIGTERM to every child, a bounded
 //!   wait ([`STOP_GRACE`], longer than a king's own wait for its
 //!   workers), SIGKILL for any left, and `up` returns success.
@@ -58,6 +61,7 @@ use thiserror::Error;
 use tracing::{error, info, warn};
 
 use crate::king::{Backoff, Wakeup};
+use crate::metrics::http::Endpoint;
 use crate::state::{Place, PushOutcome, StateDir, StateError};
 use crate::sys::{self, Signal};
 use crate::topology::{Pop, Topology, TopologyError};
@@ -296,11 +300,34 @@ pub fn run(config: UpConfig, out: &mut dyn Write) -> Result<(), UpError> {
     })?;
     let state = StateDir::open(&state_path)?;
     let _lock = lock_state(&state)?;
+    let metrics = match config.topology.metrics {
+        Some(addr) => {
+            let endpoint = Endpoint::bind(addr).map_err(|source| UpError::Io {
+                what: format!(
+                    "cannot serve metrics on {addr} ([metrics] listen of {})",
+                    config.topology.origin
+                ),
+                source,
+            })?;
+            Some(endpoint)
+        }
+        None => None,
+    };
+    // The POPs' counters start at zero with each `up` (a king restarted
+    // while it runs counts on from its last snapshot).
+    crate::metrics::clear_snapshots(&state_path);
     let bundle = ensure_bundle(&state)?;
     let mut up = Supervisor::new(&config, &state_path);
     for i in 0..up.children.len() {
         up.spawn(i).map_err(|source| UpError::Io {
             what: format!("cannot start {}", up.children[i].name),
+            source,
+        })?;
+    }
+    if let Some(endpoint) = metrics {
+        let pops = config.topology.pops.clone();
+        crate::metrics::serve_up(endpoint, state.clone(), pops).map_err(|source| UpError::Io {
+            what: "cannot start the metrics endpoint".into(),
             source,
         })?;
     }
@@ -351,6 +378,9 @@ fn banner(topology: &Topology, state: &Path, bundle: &str, out: &mut dyn Write) 
         state.display()
     )?;
     writeln!(out, "status: stripedns status --state {}", state.display())?;
+    if let Some(addr) = topology.metrics {
+        writeln!(out, "metrics: curl http://{addr}/metrics")?;
+    }
     writeln!(out, "stop: Ctrl-C (or SIGTERM)")?;
     Ok(())
 }

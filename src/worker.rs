@@ -172,9 +172,25 @@ pub fn run(config: WorkerConfig) -> Result<i32, WorkerError> {
             return Ok(EXIT_LOAD_FAILED);
         }
     };
+    if let Some(id) = &loaded {
+        slot.set_bundle(id);
+    }
     if let (Some(state), Some(id)) = (state, loaded) {
-        crate::follow::spawn(state, std::sync::Arc::clone(&engine), id, follow_poll)
-            .map_err(|e| fail(format!("cannot follow dns/current: {e}")))?;
+        // The follower tells the king (through the slot) of every swap.
+        let swaps = slot
+            .file()
+            .try_clone()
+            .and_then(Slot::open)
+            .map_err(|e| fail(format!("slot: {e}")))?;
+        let on_swap = move |id: &crate::bundle::BundleId| swaps.set_bundle(id);
+        crate::follow::spawn(
+            state,
+            std::sync::Arc::clone(&engine),
+            id,
+            follow_poll,
+            on_swap,
+        )
+        .map_err(|e| fail(format!("cannot follow dns/current: {e}")))?;
     }
 
     let watcher =

@@ -6,7 +6,8 @@
 //! `peers` starts Knot DNS and NSD for the differential tests. `kings`
 //! sends queries of death when built with `--features fault-injection`
 //! (as `tests/run.sh` does). `up` starts whole topologies: the pipeline
-//! and four kings in two stripes.
+//! and four kings in two stripes. `metrics` scrapes the Prometheus
+//! endpoints of `serve --metrics` and of `up`.
 
 mod bundle_errors;
 mod check;
@@ -14,6 +15,7 @@ mod differential;
 mod dnsmsg;
 mod fuzz_corpus;
 mod kings;
+mod metrics;
 mod peers;
 mod pipeline;
 mod serve;
