@@ -14,7 +14,10 @@
 //!   [`try_lock_exclusive`]: `kill(2)`, `prctl(PR_SET_PDEATHSIG)` and
 //!   `flock(2)`;
 //! - `UdpBatch` (Linux): datagrams received with one `recvmmsg(2)` and
-//!   answered with one `sendmmsg(2)`, into buffers allocated once.
+//!   answered with one `sendmmsg(2)`, into buffers allocated once;
+//! - `CountingAllocator` (hidden, for `tests/no_alloc.rs`): the system
+//!   allocator with a count of allocations, which checks that a query
+//!   costs none.
 //!
 //! Every `unsafe` block carries a `SAFETY` comment saying why it holds; the
 //! module is declared with `#[allow(unsafe_code)]` in `lib.rs`.
@@ -480,6 +483,69 @@ fn sockaddr_to_std(
             )
         }
         _ => None,
+    }
+}
+
+/// The system allocator, counting every allocation (and reallocation).
+/// Only for tests that check a path allocates nothing: install it with
+/// `#[global_allocator]` in a test binary of its own.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct CountingAllocator {
+    /// Allocations and reallocations so far.
+    count: AtomicU64,
+}
+
+impl CountingAllocator {
+    /// A counter at zero.
+    pub const fn new() -> CountingAllocator {
+        CountingAllocator {
+            count: AtomicU64::new(0),
+        }
+    }
+
+    /// Allocations and reallocations so far, in every thread.
+    pub fn count(&self) -> u64 {
+        self.count.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Default for CountingAllocator {
+    fn default() -> CountingAllocator {
+        CountingAllocator::new()
+    }
+}
+
+// SAFETY: every method forwards to the system allocator with the caller's
+// arguments unchanged, so it keeps the system allocator's guarantees; the
+// counter is an atomic and allocates nothing.
+unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        self.count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: forwarded as received; the caller upholds `alloc`'s
+        // contract.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        self.count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: as in `alloc`.
+        unsafe { std::alloc::System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        self.count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: `ptr` was allocated by this allocator, which is the
+        // system allocator; the caller upholds `realloc`'s contract.
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: as in `realloc`.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
     }
 }
 
