@@ -411,6 +411,9 @@ struct Check<'g> {
     slot: &'g Slot,
     /// The calling thread's entry in `slot`.
     entry: usize,
+    /// The query is datagram `i` of the batch held in the entry
+    /// ([`Slot::hold`]); `None` records it alone.
+    held: Option<usize>,
 }
 
 /// The check of a worker, `None` in a server without a guard.
@@ -427,6 +430,7 @@ fn checks<'g>(guard: GuardEntry<'g>, blacklist: Option<&'g Arc<FingerprintSet>>)
         blacklist,
         slot: &guard.slot,
         entry,
+        held: None,
     })
 }
 
@@ -462,7 +466,10 @@ fn answer_guarded(
             return Outcome::Drop;
         }
     }
-    check.slot.begin(check.entry, query, fingerprint);
+    match check.held {
+        Some(i) => check.slot.begin_held(check.entry, i, query, fingerprint),
+        None => check.slot.begin(check.entry, query, fingerprint),
+    }
     let outcome = answer_caught(engine, query, transport, out);
     check.slot.end(check.entry);
     outcome
@@ -498,6 +505,10 @@ trait Datagrams {
     fn recv(&mut self, socket: &UdpSocket) -> io::Result<usize>;
     /// Datagrams taken by the last `recv`.
     fn len(&self) -> usize;
+    /// Datagram `i`.
+    fn query(&self, i: usize) -> &[u8];
+    /// The sender of datagram `i`.
+    fn peer(&self, i: usize) -> Option<SocketAddr>;
     /// Datagram `i` and the buffer for its answer.
     fn query_and_answer(&mut self, i: usize) -> (&[u8], &mut Vec<u8>);
     /// Send the answer to datagram `i` with the next `send`.
@@ -513,6 +524,12 @@ impl Datagrams for crate::sys::UdpBatch {
     }
     fn len(&self) -> usize {
         crate::sys::UdpBatch::len(self)
+    }
+    fn query(&self, i: usize) -> &[u8] {
+        crate::sys::UdpBatch::query(self, i)
+    }
+    fn peer(&self, i: usize) -> Option<SocketAddr> {
+        crate::sys::UdpBatch::peer(self, i)
     }
     fn query_and_answer(&mut self, i: usize) -> (&[u8], &mut Vec<u8>) {
         crate::sys::UdpBatch::query_and_answer(self, i)
@@ -568,6 +585,12 @@ impl Datagrams for OneDatagram {
     fn len(&self) -> usize {
         usize::from(self.peer.is_some())
     }
+    fn query(&self, _i: usize) -> &[u8] {
+        &self.query[..self.len]
+    }
+    fn peer(&self, _i: usize) -> Option<SocketAddr> {
+        self.peer
+    }
     fn query_and_answer(&mut self, _i: usize) -> (&[u8], &mut Vec<u8>) {
         (&self.query[..self.len], &mut self.answer)
     }
@@ -595,10 +618,35 @@ fn datagrams() -> OneDatagram {
     OneDatagram::new()
 }
 
+/// Answer the datagrams a dead predecessor held in this thread's slot
+/// entry without sending their answers (all but the one it died on), on
+/// the socket it shared with this thread.
+fn answer_held(socket: &UdpSocket, addr: SocketAddr, engine: &dyn Engine, guard: GuardEntry<'_>) {
+    let Some((g, entry)) = guard else {
+        return;
+    };
+    let held = g.slot.take_held(entry);
+    if held.is_empty() {
+        return;
+    }
+    info!(%addr, queries = held.len(), "answering the queries the previous worker held");
+    let blacklist = g.blacklist.load();
+    let check = checks(guard, Some(&blacklist));
+    let mut out = Vec::new();
+    for (query, peer) in &held {
+        if answer_guarded(engine, check, query, Transport::Udp, &mut out) == Outcome::Reply
+            && let Err(e) = socket.send_to(&out, peer)
+        {
+            debug!(%addr, %peer, error = %e, "UDP send failed");
+        }
+    }
+}
+
 /// One UDP worker: receive a batch, answer each query, send the batch,
-/// until `stop` is raised. The buffers of `batch` live as long as the
-/// loop, so a query allocates nothing (each answer buffer keeps its
-/// capacity between rounds).
+/// until `stop` is raised. With a guard, the batch is held in the slot
+/// entry until its answers are sent. The buffers of `batch` live as long
+/// as the loop, so a query allocates nothing (each answer buffer keeps
+/// its capacity between rounds).
 fn udp_loop(
     socket: &UdpSocket,
     addr: SocketAddr,
@@ -608,6 +656,7 @@ fn udp_loop(
     batch: &mut dyn Datagrams,
 ) {
     debug!(%addr, "UDP worker started");
+    answer_held(socket, addr, engine, guard);
     while !stop.load(Ordering::Relaxed) {
         match batch.recv(socket) {
             Ok(_) => {}
@@ -631,7 +680,17 @@ fn udp_loop(
         // One load of the blacklist for the whole batch.
         let blacklist = guard.map(|(g, _)| g.blacklist.load());
         let check = checks(guard, blacklist.as_deref());
+        // Should a query of the batch kill the worker, its replacement
+        // answers the others.
+        if let Some(check) = check {
+            let held = &*batch;
+            check.slot.hold(
+                check.entry,
+                (0..held.len()).map(|i| (held.query(i), held.peer(i))),
+            );
+        }
         for i in 0..batch.len() {
+            let check = check.map(|c| Check { held: Some(i), ..c });
             let (query, out) = batch.query_and_answer(i);
             if answer_guarded(engine, check, query, Transport::Udp, out) == Outcome::Reply {
                 batch.reply(i);
@@ -641,6 +700,9 @@ fn udp_loop(
         batch.send(socket, &mut |peer, e| {
             debug!(%addr, ?peer, error = %e, "UDP send failed");
         });
+        if let Some((g, entry)) = guard {
+            g.slot.release(entry);
+        }
     }
     debug!(%addr, "UDP worker stopped");
 }

@@ -10,12 +10,18 @@
 //! - a **state** word: loading, serving, or load failed (with the error's
 //!   text written into the file's tail, for the king to report);
 //! - one **entry** per thread that calls an engine (one per UDP socket,
-//!   one for TCP). Before a query goes to the engine the thread stores its
-//!   first octets (a header and the longest question) and its length, and
-//!   makes its progress counter odd; after the engine returns it makes the
-//!   counter even again. An odd counter when the worker died names the
-//!   query that killed it; an odd counter unchanged past the watchdog
-//!   deadline names a query that hangs.
+//!   one for TCP). A UDP thread *holds* each batch of datagrams in its
+//!   entry (octets and sender) until their answers are sent; a TCP query
+//!   is copied in alone. Before a query goes to the engine the thread
+//!   notes which one it is and makes its progress counter odd; after the
+//!   engine returns it makes the counter even again. An odd counter when
+//!   the worker died names the query that killed it; an odd counter
+//!   unchanged past the watchdog deadline names a query that hangs.
+//! - what a dead worker held: the datagrams of its last batch whose
+//!   answers it never sent. [`Slot::reset`] marks the one it died on, and
+//!   the replacement, which inherits the same socket, answers the others
+//!   ([`Slot::take_held`]), so a query of death takes no other query of
+//!   its batch down with it.
 //!
 //! The worker does not fingerprint the query: the king computes the
 //! [`Fingerprint`] from the recorded octets, and only when it needs one
@@ -50,6 +56,7 @@
 
 use std::fs::File;
 use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering, fence};
 
@@ -57,19 +64,26 @@ use crate::engine::EngineKind;
 use crate::fingerprint::Fingerprint;
 use crate::sys::SharedWords;
 
-/// "SDNSLOT2": marks a slot file (2: entries hold octets, not hashes).
-const MAGIC: u64 = u64::from_be_bytes(*b"SDNSLOT2");
+/// "SDNSLOT3": marks a slot file (3: entries hold batches of octets).
+const MAGIC: u64 = u64::from_be_bytes(*b"SDNSLOT3");
 /// Words before the first entry: magic, state, entry count, engine,
 /// reserved.
 const HEADER_WORDS: usize = 8;
-/// Query octets kept per entry: a header and the longest question
-/// (12 + 255 + 4), rounded up to whole words.
-const QUERY_WORDS: usize = 34;
-/// Octets of a query an entry keeps.
-pub const QUERY_KEPT: usize = QUERY_WORDS * 8;
-/// Words per entry: progress counter, query length, fingerprint (0 when
-/// the king is to compute it), query.
-const ENTRY_WORDS: usize = 3 + QUERY_WORDS;
+/// Datagrams an entry can hold: a UDP thread's largest batch.
+pub const HELD: usize = 32;
+/// Octets kept of each datagram held (a query longer than that is
+/// recorded but cannot be answered by a replacement). At least a header
+/// and the longest question (12 + 255 + 4), so the king's fingerprint of
+/// the octets kept is the query's.
+pub const QUERY_KEPT: usize = 512;
+/// Words of the octets of one datagram held.
+const QUERY_WORDS: usize = QUERY_KEPT / 8;
+/// Words per datagram held: its length, its sender (4 words), its octets.
+const DATAGRAM_WORDS: usize = 1 + 4 + QUERY_WORDS;
+/// Words per entry: progress counter, fingerprint (0 when the king is to
+/// compute it), datagram in flight, datagrams held, datagram to skip,
+/// then the datagrams.
+const ENTRY_WORDS: usize = 5 + HELD * DATAGRAM_WORDS;
 /// Entries a slot may hold at most (threads calling an engine).
 pub const MAX_ENTRIES: usize = 256;
 /// Octets of the file reserved after the words for a load error's text.
@@ -77,13 +91,27 @@ const ERROR_SPACE: u64 = 4096;
 
 /// Entry word: the progress counter, odd while a query is in flight.
 const PROGRESS: usize = 0;
-/// Entry word: the length of the query in flight (all of it, not only the
-/// octets kept).
-const LENGTH: usize = 1;
-/// Entry word: the query's fingerprint when the worker computed it, else 0.
-const FINGERPRINT: usize = 2;
-/// Entry word: the first of the words holding the query's octets.
-const OCTETS: usize = 3;
+/// Entry word: the fingerprint of the query in flight when the worker
+/// computed it, else 0.
+const FINGERPRINT: usize = 1;
+/// Entry word: the datagram the query in flight is.
+const IN_FLIGHT: usize = 2;
+/// Entry word: how many datagrams are held for a replacement (0 when the
+/// octets recorded are a lone query, as TCP's are).
+const HELD_COUNT: usize = 3;
+/// Entry word: the held datagram a dead worker was answering, which its
+/// replacement skips; [`NONE`] when none. Set by [`Slot::reset`].
+const SKIP: usize = 4;
+/// Entry word: the first datagram.
+const DATAGRAMS: usize = 5;
+/// Datagram word: its length (all of it, not only the octets kept).
+const LENGTH: usize = 0;
+/// Datagram words: its sender (see `encode_peer`).
+const PEER: usize = 1;
+/// Datagram word: the first of the words holding its octets.
+const OCTETS: usize = 5;
+/// No datagram.
+const NONE: u64 = u64::MAX;
 
 /// What a worker is doing, as its king sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +168,9 @@ impl Slot {
         let words = SharedWords::map(&file)?;
         words.words()[0].store(MAGIC, Ordering::Relaxed);
         words.words()[3].store(engine_code(engine), Ordering::Relaxed);
+        for entry in 0..entries {
+            words.words()[HEADER_WORDS + entry * ENTRY_WORDS + SKIP].store(NONE, Ordering::Relaxed);
+        }
         words.words()[2].store(entries as u64, Ordering::Release);
         Ok(Slot {
             file,
@@ -250,31 +281,19 @@ impl Slot {
         String::from_utf8_lossy(&buf[..end]).into_owned()
     }
 
-    /// Record that the thread of `entry` starts on `query` (worker side;
-    /// one thread per entry). `fingerprint` is the query's fingerprint if
-    /// the caller computed it already; otherwise the king computes it from
-    /// the octets kept, when it needs it. Allocates nothing and makes no
-    /// system call.
-    pub fn begin(&self, entry: usize, query: &[u8], fingerprint: Option<Fingerprint>) {
-        let e = self.entry(entry);
-        // The octets kept hold the whole question of any query, so the
-        // king's fingerprint of them is the query's, except for a long
-        // query whose question cannot be read: that one is fingerprinted
-        // by all its octets, so do it here (rare: a malformed query of
-        // more than QUERY_KEPT octets).
-        let fingerprint = match fingerprint {
-            Some(f) => Some(f),
-            None if query.len() > QUERY_KEPT => Fingerprint::of(query, self.engine),
-            None => None,
-        };
-        // The entry is idle (even counter) while its octets change; the
-        // fence orders those changes after the counter became even, so a
-        // king reading concurrently sees the counter move (see `current`).
-        let progress = e[PROGRESS].load(Ordering::Relaxed);
-        fence(Ordering::Release);
+    /// The words of datagram `i` (clamped to the last) of entry `entry`.
+    fn datagram(&self, entry: usize, i: usize) -> &[AtomicU64] {
+        let start = DATAGRAMS + i.min(HELD - 1) * DATAGRAM_WORDS;
+        &self.entry(entry)[start..start + DATAGRAM_WORDS]
+    }
+
+    /// Store `query` (its length and first octets) and `peer` as datagram
+    /// `i` of entry `entry`.
+    fn store_datagram(&self, entry: usize, i: usize, query: &[u8], peer: Option<SocketAddr>) {
+        let d = self.datagram(entry, i);
         let kept = &query[..query.len().min(QUERY_KEPT)];
         let mut chunks = kept.chunks_exact(8);
-        let mut words = e[OCTETS..].iter();
+        let mut words = d[OCTETS..].iter();
         // Chunks first: `zip` stops at the first `None` without taking a
         // word past the last whole chunk.
         for (chunk, word) in chunks.by_ref().zip(words.by_ref()) {
@@ -288,12 +307,93 @@ impl Slot {
             bytes[..tail.len()].copy_from_slice(tail);
             word.store(u64::from_le_bytes(bytes), Ordering::Relaxed);
         }
-        e[LENGTH].store(query.len() as u64, Ordering::Relaxed);
+        d[LENGTH].store(query.len() as u64, Ordering::Relaxed);
+        for (word, value) in d[PEER..OCTETS].iter().zip(encode_peer(peer)) {
+            word.store(value, Ordering::Relaxed);
+        }
+    }
+
+    /// The length and octets kept of datagram `i` of entry `entry`.
+    fn load_datagram(&self, entry: usize, i: usize) -> (usize, Vec<u8>) {
+        let d = self.datagram(entry, i);
+        let len = usize::try_from(d[LENGTH].load(Ordering::Relaxed)).unwrap_or(usize::MAX);
+        let mut query: Vec<u8> = d[OCTETS..]
+            .iter()
+            .flat_map(|w| w.load(Ordering::Relaxed).to_le_bytes())
+            .collect();
+        query.truncate(len.min(QUERY_KEPT));
+        (len, query)
+    }
+
+    /// Note that the thread of `entry` works on datagram `i`, whose octets
+    /// are `query`, and make the counter odd.
+    fn start(&self, entry: usize, i: usize, query: &[u8], fingerprint: Option<Fingerprint>) {
+        let e = self.entry(entry);
+        // The octets kept hold the whole question of any query, so the
+        // king's fingerprint of them is the query's, except for a long
+        // query whose question cannot be read: that one is fingerprinted
+        // by all its octets, so do it here (rare: a malformed query of
+        // more than QUERY_KEPT octets).
+        let fingerprint = match fingerprint {
+            Some(f) => Some(f),
+            None if query.len() > QUERY_KEPT => Fingerprint::of(query, self.engine),
+            None => None,
+        };
         e[FINGERPRINT].store(fingerprint.map_or(0, Fingerprint::raw), Ordering::Relaxed);
+        e[IN_FLIGHT].store(i as u64, Ordering::Relaxed);
         // Odd: in flight, and a new value, so the watchdog sees progress
         // (one writer per entry, so a load and a store are enough).
+        let progress = e[PROGRESS].load(Ordering::Relaxed);
         let next = progress.wrapping_add(if progress & 1 == 0 { 1 } else { 2 });
         e[PROGRESS].store(next, Ordering::Release);
+    }
+
+    /// Record that the thread of `entry` starts on `query`, a lone query
+    /// (TCP's, or one datagram that is not held) (worker side; one thread
+    /// per entry). `fingerprint` is the query's fingerprint if the caller
+    /// computed it already; otherwise the king computes it from the octets
+    /// kept, when it needs it. Allocates nothing and makes no system call.
+    pub fn begin(&self, entry: usize, query: &[u8], fingerprint: Option<Fingerprint>) {
+        // The octets change while the counter is even (no query in
+        // flight); the fence orders those changes after it became even, so
+        // a king reading concurrently sees the counter move (`current`).
+        fence(Ordering::Release);
+        let e = self.entry(entry);
+        e[HELD_COUNT].store(0, Ordering::Relaxed);
+        self.store_datagram(entry, 0, query, None);
+        self.start(entry, 0, query, fingerprint);
+    }
+
+    /// Hold the datagrams of a UDP batch (octets and sender, at most
+    /// [`HELD`]) in entry `entry` until [`Slot::release`], so that a
+    /// replacement can answer them should the worker die before sending
+    /// their answers (worker side). Allocates nothing.
+    pub fn hold<'q>(
+        &self,
+        entry: usize,
+        datagrams: impl IntoIterator<Item = (&'q [u8], Option<SocketAddr>)>,
+    ) {
+        // As in `begin`.
+        fence(Ordering::Release);
+        let mut n = 0;
+        for (i, (query, peer)) in datagrams.into_iter().take(HELD).enumerate() {
+            self.store_datagram(entry, i, query, peer);
+            n = i + 1;
+        }
+        self.entry(entry)[HELD_COUNT].store(n as u64, Ordering::Relaxed);
+    }
+
+    /// Record that the thread of `entry` starts on held datagram `i`,
+    /// whose octets are `query` (worker side); `fingerprint` as for
+    /// [`Slot::begin`].
+    pub fn begin_held(
+        &self,
+        entry: usize,
+        i: usize,
+        query: &[u8],
+        fingerprint: Option<Fingerprint>,
+    ) {
+        self.start(entry, i.min(HELD - 1), query, fingerprint);
     }
 
     /// Record that the thread of `entry` is done with its query (worker
@@ -304,6 +404,12 @@ impl Slot {
         if progress & 1 == 1 {
             e[PROGRESS].store(progress.wrapping_add(1), Ordering::Release);
         }
+    }
+
+    /// Record that the answers to the datagrams held in `entry` are sent
+    /// (worker side).
+    pub fn release(&self, entry: usize) {
+        self.entry(entry)[HELD_COUNT].store(0, Ordering::Release);
     }
 
     /// The progress counter of `entry`: changes with every query begun.
@@ -320,13 +426,9 @@ impl Slot {
         if before & 1 == 0 {
             return None;
         }
-        let len = usize::try_from(e[LENGTH].load(Ordering::Relaxed)).unwrap_or(usize::MAX);
         let stored = e[FINGERPRINT].load(Ordering::Relaxed);
-        let mut query: Vec<u8> = e[OCTETS..]
-            .iter()
-            .flat_map(|w| w.load(Ordering::Relaxed).to_le_bytes())
-            .collect();
-        query.truncate(len.min(QUERY_KEPT));
+        let i = usize::try_from(e[IN_FLIGHT].load(Ordering::Relaxed)).unwrap_or(usize::MAX);
+        let (_, query) = self.load_datagram(entry, i);
         // A live worker may have moved on while we read: then what we read
         // may mix two queries, and this one is no longer in flight.
         fence(Ordering::Acquire);
@@ -351,12 +453,89 @@ impl Slot {
         (0..self.entries).filter_map(|e| self.current(e)).collect()
     }
 
-    /// Clear every entry and the state, for a replacement worker.
+    /// Prepare the slot for a replacement worker (king side): end every
+    /// entry's query, marking the held datagram it was (the one the worker
+    /// died on) to be skipped, and set the state to loading.
     pub fn reset(&self) {
-        for e in 0..self.entries {
-            self.end(e);
+        for entry in 0..self.entries {
+            let e = self.entry(entry);
+            let skip = if e[PROGRESS].load(Ordering::Acquire) & 1 == 1 {
+                e[IN_FLIGHT].load(Ordering::Relaxed)
+            } else {
+                NONE
+            };
+            e[SKIP].store(skip, Ordering::Relaxed);
+            self.end(entry);
         }
         self.set_state(State::Loading);
+    }
+
+    /// The datagrams a dead predecessor held in `entry` without sending
+    /// their answers, each with its sender, except the one it died on and
+    /// those too long to have been kept whole; they are no longer held
+    /// afterwards (worker side, before serving; allocates).
+    pub fn take_held(&self, entry: usize) -> Vec<(Vec<u8>, SocketAddr)> {
+        let e = self.entry(entry);
+        let count = usize::try_from(e[HELD_COUNT].load(Ordering::Acquire))
+            .unwrap_or(0)
+            .min(HELD);
+        let skip = e[SKIP].load(Ordering::Relaxed);
+        let mut held = Vec::new();
+        for i in 0..count {
+            if i as u64 == skip {
+                continue;
+            }
+            let d = self.datagram(entry, i);
+            let peer = decode_peer(std::array::from_fn(|k| d[PEER + k].load(Ordering::Relaxed)));
+            let (len, query) = self.load_datagram(entry, i);
+            if let (Some(peer), true) = (peer, len <= QUERY_KEPT) {
+                held.push((query, peer));
+            }
+        }
+        e[HELD_COUNT].store(0, Ordering::Relaxed);
+        e[SKIP].store(NONE, Ordering::Relaxed);
+        held
+    }
+}
+
+/// A sender's address as four words: kind (0 none, 4 or 6) and port and
+/// scope, then the address, then the flow label.
+fn encode_peer(peer: Option<SocketAddr>) -> [u64; 4] {
+    match peer {
+        None => [0; 4],
+        Some(SocketAddr::V4(a)) => [
+            4 | u64::from(a.port()) << 8,
+            u64::from(a.ip().to_bits()),
+            0,
+            0,
+        ],
+        Some(SocketAddr::V6(a)) => {
+            let bits = a.ip().to_bits();
+            [
+                6 | u64::from(a.port()) << 8 | u64::from(a.scope_id()) << 32,
+                (bits >> 64) as u64,
+                bits as u64,
+                u64::from(a.flowinfo()),
+            ]
+        }
+    }
+}
+
+/// The address `encode_peer` wrote; `None` for none or garbage.
+fn decode_peer(w: [u64; 4]) -> Option<SocketAddr> {
+    let port = (w[0] >> 8) as u16;
+    match w[0] & 0xFF {
+        4 => Some(SocketAddrV4::new(Ipv4Addr::from_bits(u32::try_from(w[1]).ok()?), port).into()),
+        6 => Some(
+            SocketAddrV6::new(
+                Ipv6Addr::from_bits(u128::from(w[1]) << 64 | u128::from(w[2])),
+                port,
+                u32::try_from(w[3]).ok()?,
+                (w[0] >> 32) as u32,
+            )
+            .into(),
+        ),
+        _ => None,
     }
 }
 
@@ -472,6 +651,62 @@ mod tests {
         );
         king.reset();
         assert_eq!(king.state(), State::Loading);
+    }
+
+    #[test]
+    fn a_replacement_answers_what_its_predecessor_held_but_the_culprit() {
+        let king = Slot::create(2, EngineKind::Native).unwrap();
+        let worker = Slot::open(king.file().try_clone().unwrap()).unwrap();
+        let crash = crash_query();
+        let mut other = crash_query();
+        other[13] = b'x';
+        let too_long = vec![0u8; QUERY_KEPT + 1];
+        let v4: SocketAddr = "127.0.0.1:5300".parse().unwrap();
+        let v6: SocketAddr = "[::1]:5301".parse().unwrap();
+        let batch: [(&[u8], Option<SocketAddr>); 5] = [
+            (&other, Some(v4)),
+            (&crash, Some(v6)),
+            (&other, Some(v6)),
+            (&other, None),
+            (&too_long, Some(v4)),
+        ];
+        worker.hold(1, batch);
+        worker.begin_held(1, 0, &other, None);
+        worker.end(1);
+        worker.begin_held(1, 1, &crash, None);
+        // The worker dies here: the king sees the culprit, held datagram 1.
+        let seen = king.in_flight();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].query, crash);
+        assert_eq!(seen[0].fingerprint, fp(&crash, EngineKind::Native));
+        king.reset();
+        // The replacement gets the others back (not the culprit, not one
+        // without a sender, not one too long to be kept), once.
+        let replacement = Slot::open(king.file().try_clone().unwrap()).unwrap();
+        assert!(replacement.take_held(0).is_empty());
+        assert_eq!(
+            replacement.take_held(1),
+            vec![(other.clone(), v4), (other.clone(), v6)]
+        );
+        assert!(replacement.take_held(1).is_empty());
+
+        // Answers sent: nothing is held any more.
+        replacement.hold(1, [(&other[..], Some(v4))]);
+        replacement.begin_held(1, 0, &other, None);
+        replacement.end(1);
+        replacement.release(1);
+        king.reset();
+        assert!(replacement.take_held(1).is_empty());
+    }
+
+    #[test]
+    fn peers_round_trip() {
+        for peer in ["192.0.2.1:53", "[2001:db8::1]:65535", "[fe80::1%7]:1"] {
+            let peer: SocketAddr = peer.parse().unwrap();
+            assert_eq!(decode_peer(encode_peer(Some(peer))), Some(peer));
+        }
+        assert_eq!(decode_peer(encode_peer(None)), None);
+        assert_eq!(decode_peer([9, 0, 0, 0]), None);
     }
 
     #[test]

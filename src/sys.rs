@@ -354,6 +354,16 @@ impl UdpBatch {
         self.received == 0
     }
 
+    /// Datagram `i` of this round.
+    ///
+    /// # Panics
+    ///
+    /// When `i` is not below [`UdpBatch::len`] (a bug of the caller).
+    pub fn query(&self, i: usize) -> &[u8] {
+        assert!(i < self.received, "datagram {i} of {}", self.received);
+        &self.queries[i * self.size..i * self.size + self.lens[i]]
+    }
+
     /// Datagram `i` of this round and the buffer for its answer.
     ///
     /// # Panics
