@@ -1088,6 +1088,42 @@ mod tests {
     }
 
     #[test]
+    fn the_portable_udp_loop_answers_one_datagram_at_a_time() {
+        let socket = bind_udp("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = socket.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let engine = EchoEngine { answer_len: 0 };
+                let mut one = OneDatagram::new();
+                udp_loop(&socket, addr, &engine, None, &stop, &mut one);
+            })
+        };
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        // A burst, a response (dropped by the engine), then one more.
+        for id in [1u16, 2, 3] {
+            client.send_to(&header(id, 0), addr).unwrap();
+        }
+        client.send_to(&header(4, 0x80), addr).unwrap();
+        client.send_to(&header(5, 0), addr).unwrap();
+        let mut ids = Vec::new();
+        let mut buf = [0u8; 512];
+        for _ in 0..4 {
+            let (n, _) = client.recv_from(&mut buf).unwrap();
+            assert_eq!(n, DNS_HEADER_LEN);
+            assert_eq!(buf[2] & 0x80, 0x80);
+            ids.push(u16::from_be_bytes([buf[0], buf[1]]));
+        }
+        assert_eq!(ids, [1, 2, 3, 5]);
+        stop.store(true, Ordering::Relaxed);
+        thread.join().unwrap();
+    }
+
+    #[test]
     fn engine_panic_does_not_end_the_loops_and_shutdown_is_prompt() {
         let mut config = ServerConfig::new(Vec::new());
         config.udp_workers = 1;
