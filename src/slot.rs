@@ -149,12 +149,13 @@ pub struct InFlight {
     pub query: Vec<u8>,
 }
 
-/// The number an engine is stored as in the slot's header.
+/// The number an engine is stored as in the slot's header: its place in
+/// [`EngineKind::ALL`], from 1.
 fn engine_code(engine: EngineKind) -> u64 {
-    match engine {
-        EngineKind::Native => 1,
-        EngineKind::Hickory => 2,
-    }
+    EngineKind::ALL
+        .iter()
+        .position(|&e| e == engine)
+        .map_or(0, |i| i as u64 + 1)
 }
 
 impl Slot {
@@ -556,10 +557,13 @@ mod tests {
 
     #[test]
     fn a_query_in_flight_is_seen_from_another_mapping() {
-        let king = Slot::create(3, EngineKind::Hickory).unwrap();
+        // Another engine than the default, to see it is the slot's.
+        let other = EngineKind::ALL[EngineKind::ALL.len() - 1];
+        assert_ne!(other, EngineKind::Native);
+        let king = Slot::create(3, other).unwrap();
         let worker = Slot::open(king.file().try_clone().unwrap()).unwrap();
         assert_eq!(worker.entries(), 3);
-        assert_eq!(worker.engine(), EngineKind::Hickory);
+        assert_eq!(worker.engine(), other);
         let q = crash_query();
         let before = king.progress(1);
         worker.begin(1, &q, None);
@@ -568,7 +572,7 @@ mod tests {
         assert_eq!(seen.len(), 1);
         assert_eq!(seen[0].entry, 1);
         // Fingerprinted by the king, for the slot's engine.
-        assert_eq!(seen[0].fingerprint, fp(&q, EngineKind::Hickory));
+        assert_eq!(seen[0].fingerprint, fp(&q, other));
         assert_ne!(seen[0].fingerprint, fp(&q, EngineKind::Native));
         assert_eq!(seen[0].query, q);
         let during = king.progress(1);
