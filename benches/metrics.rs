@@ -40,7 +40,7 @@ fn query(name: &str, qtype: u16, edns: bool) -> Vec<u8> {
 }
 
 fn benches(c: &mut Criterion) {
-    let slot = Slot::create(2).expect("a slot");
+    let slot = Slot::create(2, EngineKind::Native).expect("a slot");
     let counters = slot.counters(0);
     let engine = EngineKind::Native
         .open(

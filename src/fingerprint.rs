@@ -1,8 +1,11 @@
 //! Query fingerprints: what the query-of-death blacklist remembers.
 //!
-//! A worker fingerprints every query before an engine sees it, records the
-//! fingerprint where its king can read it after a crash, and drops queries
-//! whose fingerprint is blacklisted. The fingerprint must match the same
+//! While its engine's blacklist is not empty, a worker fingerprints every
+//! query before an engine sees it and drops those whose fingerprint is
+//! blacklisted; with an empty blacklist (the common case) it fingerprints
+//! nothing. Either way it records the query's octets where its king can
+//! read them after a crash or a hang, and the king fingerprints them then
+//! (see [`crate::slot`]). The fingerprint must match the same
 //! question sent by any resolver, so it covers only what the question *is*:
 //! the lowercased query name, the query type and class, the opcode, and the
 //! engine answering. The message ID, the letter case of the name (0x20
@@ -50,14 +53,14 @@ impl Fingerprint {
     /// The fingerprint of `query` for `engine`; `None` for packets no
     /// engine answers (shorter than a header, or QR=1 responses).
     pub fn of(query: &[u8], engine: EngineKind) -> Option<Fingerprint> {
-        let header = query.get(..HEADER_LEN)?;
-        if header[2] & 0x80 != 0 {
+        if !Fingerprint::applies(query) {
             return None;
         }
         let engine = engine.as_str().as_bytes();
         let hash = match Question::parse(query) {
             Some(q) => {
-                // One buffer, one hash call: this runs for every query.
+                // One buffer, one hash call: this runs for every query while
+                // the blacklist is not empty.
                 let mut buf = [0u8; 32 + 8 + MAX_NAME];
                 let mut len = 0;
                 let name = q.name();
@@ -86,6 +89,13 @@ impl Fingerprint {
             }
         };
         Some(Fingerprint::from_hash(hash.as_bytes()))
+    }
+
+    /// True when `query` gets a fingerprint from [`Fingerprint::of`]: it
+    /// holds a header and is not a response. Costs two comparisons, so a
+    /// caller can decide to record a query without fingerprinting it.
+    pub fn applies(query: &[u8]) -> bool {
+        query.len() >= HEADER_LEN && query[2] & 0x80 == 0
     }
 
     /// The first eight octets of a hash, with zero mapped to one.

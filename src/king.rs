@@ -335,10 +335,11 @@ impl King {
         let mut workers = Vec::with_capacity(count);
         for (index, udp) in per_worker.into_iter().enumerate() {
             let tcp_share = tcp_share(total, count, index);
-            let slot = Slot::create(udp.len() + 1).map_err(|source| KingError::Io {
-                what: format!("cannot create the slot of worker {index}"),
-                source,
-            })?;
+            let slot =
+                Slot::create(udp.len() + 1, config.engine).map_err(|source| KingError::Io {
+                    what: format!("cannot create the slot of worker {index}"),
+                    source,
+                })?;
             let slot = Arc::new(slot);
             workers.push(Worker {
                 index,

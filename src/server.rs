@@ -7,11 +7,14 @@
 //! # Design
 //!
 //! - **UDP**: for every listen address, one `SO_REUSEPORT` socket per worker
-//!   thread. Each thread runs `udp_loop`: receive, answer, send, reusing
-//!   the same two buffers, so a query costs no allocation. A short read
-//!   timeout lets the thread see shutdown. `udp_loop` is the one place that
-//!   touches datagrams, so batching (`recvmmsg`/`sendmmsg`) can replace it
-//!   without changing anything else.
+//!   thread. Each thread runs `udp_loop` over batches: take every datagram
+//!   queued (up to [`UDP_BATCH`]) with one `recvmmsg`, load the blacklist
+//!   once, answer each datagram into its own buffer, send the answers with
+//!   one `sendmmsg` (`crate::sys::UdpBatch`; elsewhere than on Linux, one
+//!   datagram at a time with `recv_from`/`send_to`). All buffers are
+//!   allocated when the loop starts, so a query costs no allocation
+//!   (`tests/no_alloc.rs` checks it). A short read timeout lets the thread
+//!   see shutdown.
 //! - **TCP** (RFC 7766, RFC 1035 4.2.2): one tokio task per listener accepts
 //!   connections while a [`Semaphore`] permit is available, and one task per
 //!   connection reads length-prefixed queries and answers them in order
@@ -20,11 +23,16 @@
 //!   which closes idle and slow-loris connections alike; a write that cannot
 //!   finish within the write timeout closes the connection too.
 //! - **Query guard** (in workers): with a [`QueryGuard`], every query is
-//!   fingerprinted before the engine sees it; a blacklisted fingerprint is
-//!   dropped, any other is recorded in the worker's [`Slot`] entry for the
-//!   calling thread (UDP socket `i` uses entry `i`, TCP the entry after the
-//!   last socket) and cleared when the engine returns; then the query is
-//!   counted in that entry's counters ([`crate::metrics::counters`]).
+//!   recorded in the worker's [`Slot`] entry for the calling thread (UDP
+//!   socket `i` uses entry `i`, TCP the entry after the last socket) before
+//!   the engine sees it, and cleared when the engine returns. While the
+//!   blacklist is not empty, each query is fingerprinted first and a
+//!   blacklisted one is dropped; with an empty blacklist nothing is
+//!   fingerprinted (the king fingerprints the recorded octets itself when a
+//!   worker dies or hangs). The blacklist is loaded once per UDP batch and
+//!   once per TCP query.
+//!   Then the query is counted in that entry's counters
+//!   ([`crate::metrics::counters`]).
 //! - **Shutdown**: [`Server::run`] takes a future that resolves on
 //!   SIGTERM/SIGINT (see [`shutdown_signal`]). It then raises a flag the UDP
 //!   threads poll and a `watch` channel every TCP task selects on, and waits
@@ -60,6 +68,12 @@ use crate::slot::Slot;
 
 /// The largest UDP datagram we accept (the IPv4/IPv6 payload limit).
 pub const UDP_RECV_BUFFER: usize = 65_535;
+
+/// Datagrams a UDP thread takes from its socket with one system call (and
+/// answers with one). Buffers for that many queries and answers are
+/// allocated once per thread; their pages are only touched as datagrams
+/// fill them.
+pub const UDP_BATCH: usize = 32;
 
 /// How often a UDP worker that receives nothing looks at the shutdown flag.
 const UDP_POLL_INTERVAL: Duration = Duration::from_millis(200);
@@ -305,7 +319,9 @@ impl Loops {
                 .name(format!("udp-{i}"))
                 .spawn(move || {
                     let guard = guard.as_deref().map(|g| (g, i));
-                    udp_loop(&socket, addr, engine.as_ref(), guard, &stop)
+                    // Allocated here, in the thread that uses them.
+                    let mut batch = datagrams();
+                    udp_loop(&socket, addr, engine.as_ref(), guard, &stop, &mut batch)
                 })?;
             self.threads.push(handle);
         }
@@ -387,8 +403,38 @@ fn bind_tcp(addr: SocketAddr) -> io::Result<StdTcpListener> {
     Ok(socket.into())
 }
 
-/// A worker's guard and the slot entry of the calling thread.
-type Guarded<'g> = Option<(&'g QueryGuard, usize)>;
+/// A worker's guard as one thread uses it for a batch of queries: the
+/// blacklist as loaded for the batch, and the thread's slot entry.
+#[derive(Debug, Clone, Copy)]
+struct Check<'g> {
+    /// The fingerprints to drop, loaded once for the batch.
+    blacklist: &'g FingerprintSet,
+    /// The worker's slot.
+    slot: &'g Slot,
+    /// The calling thread's entry in `slot`.
+    entry: usize,
+    /// The query is datagram `i` of the batch held in the entry
+    /// ([`Slot::hold`]); `None` records it alone.
+    held: Option<usize>,
+}
+
+/// The check of a worker, `None` in a server without a guard.
+type Guarded<'g> = Option<Check<'g>>;
+
+/// A worker's guard and the slot entry of the calling thread; `None` in a
+/// server without a guard.
+type GuardEntry<'g> = Option<(&'g QueryGuard, usize)>;
+
+/// The check of `guard` with the blacklist loaded for a batch.
+fn checks<'g>(guard: GuardEntry<'g>, blacklist: Option<&'g Arc<FingerprintSet>>) -> Guarded<'g> {
+    let ((guard, entry), blacklist) = guard.zip(blacklist)?;
+    Some(Check {
+        blacklist,
+        slot: &guard.slot,
+        entry,
+        held: None,
+    })
+}
 
 /// Call the engine, turning a panic (a broken promise of the engine) into a
 /// dropped query so that one packet cannot end a loop. With a guard, a
@@ -401,25 +447,37 @@ fn answer_guarded(
     transport: Transport,
     out: &mut Vec<u8>,
 ) -> Outcome {
-    let Some((guard, entry)) = guard else {
+    let Some(check) = guard else {
         return answer_caught(engine, query, transport, out);
     };
-    let Some(fingerprint) = Fingerprint::of(query, engine.kind()) else {
+    if !Fingerprint::applies(query) {
         // Too short or a response: no engine answers it, nothing to record.
         return answer_caught(engine, query, transport, out);
-    };
-    if guard.blacklist.load().contains(fingerprint) {
-        debug!(%fingerprint, ?transport, "blacklisted query dropped");
-        guard.slot.counters(entry).blacklist_drop();
-        out.clear();
-        return Outcome::Drop;
     }
-    guard.slot.begin(entry, fingerprint, query);
+    // Fingerprint only when something is blacklisted: otherwise the slot
+    // keeps the query's octets and the king fingerprints them if the
+    // engine crashes or hangs on it.
+    let mut fingerprint = None;
+    if !check.blacklist.is_empty() {
+        fingerprint = Fingerprint::of(query, engine.kind());
+        if let Some(fingerprint) = fingerprint
+            && check.blacklist.contains(fingerprint)
+        {
+            debug!(%fingerprint, ?transport, "blacklisted query dropped");
+            check.slot.counters(check.entry).blacklist_drop();
+            out.clear();
+            return Outcome::Drop;
+        }
+    }
+    match check.held {
+        Some(i) => check.slot.begin_held(check.entry, i, query, fingerprint),
+        None => check.slot.begin(check.entry, query, fingerprint),
+    }
     let outcome = answer_caught(engine, query, transport, out);
-    guard.slot.end(entry);
-    guard
+    check.slot.end(check.entry);
+    check
         .slot
-        .counters(entry)
+        .counters(check.entry)
         .answered(query, transport, outcome, out);
     outcome
 }
@@ -446,22 +504,169 @@ fn answer_caught(
     }
 }
 
-/// One UDP worker: receive, answer, send, until `stop` is raised. The two
-/// buffers live as long as the loop, so a query allocates nothing (the
-/// engine's `out` keeps its capacity between queries).
+/// The datagrams of one round of a UDP thread: received together,
+/// answered one by one, sent together.
+trait Datagrams {
+    /// Wait for datagrams on `socket` (up to its read timeout) and take
+    /// those queued; returns how many.
+    fn recv(&mut self, socket: &UdpSocket) -> io::Result<usize>;
+    /// Datagrams taken by the last `recv`.
+    fn len(&self) -> usize;
+    /// Datagram `i`.
+    fn query(&self, i: usize) -> &[u8];
+    /// The sender of datagram `i`.
+    fn peer(&self, i: usize) -> Option<SocketAddr>;
+    /// Datagram `i` and the buffer for its answer.
+    fn query_and_answer(&mut self, i: usize) -> (&[u8], &mut Vec<u8>);
+    /// Send the answer to datagram `i` with the next `send`.
+    fn reply(&mut self, i: usize);
+    /// Send the answers marked, reporting each that fails with its peer.
+    fn send(&mut self, socket: &UdpSocket, failed: &mut dyn FnMut(Option<SocketAddr>, io::Error));
+}
+
+#[cfg(target_os = "linux")]
+impl Datagrams for crate::sys::UdpBatch {
+    fn recv(&mut self, socket: &UdpSocket) -> io::Result<usize> {
+        crate::sys::UdpBatch::recv(self, socket)
+    }
+    fn len(&self) -> usize {
+        crate::sys::UdpBatch::len(self)
+    }
+    fn query(&self, i: usize) -> &[u8] {
+        crate::sys::UdpBatch::query(self, i)
+    }
+    fn peer(&self, i: usize) -> Option<SocketAddr> {
+        crate::sys::UdpBatch::peer(self, i)
+    }
+    fn query_and_answer(&mut self, i: usize) -> (&[u8], &mut Vec<u8>) {
+        crate::sys::UdpBatch::query_and_answer(self, i)
+    }
+    fn reply(&mut self, i: usize) {
+        crate::sys::UdpBatch::reply(self, i);
+    }
+    fn send(&mut self, socket: &UdpSocket, failed: &mut dyn FnMut(Option<SocketAddr>, io::Error)) {
+        crate::sys::UdpBatch::send(self, socket, failed);
+    }
+}
+
+/// The portable round: one datagram with `recv_from`, its answer with
+/// `send_to`. Used where `recvmmsg` is missing, and by the tests.
+#[cfg_attr(target_os = "linux", allow(dead_code))]
+#[derive(Debug)]
+struct OneDatagram {
+    /// Room for the datagram.
+    query: Vec<u8>,
+    /// Its length; 0 when none was taken.
+    len: usize,
+    /// Its sender.
+    peer: Option<SocketAddr>,
+    /// The answer.
+    answer: Vec<u8>,
+    /// Whether to send the answer.
+    reply: bool,
+}
+
+#[cfg_attr(target_os = "linux", allow(dead_code))]
+impl OneDatagram {
+    /// Buffers for a datagram and its answer, allocated once.
+    fn new() -> OneDatagram {
+        OneDatagram {
+            query: vec![0u8; UDP_RECV_BUFFER],
+            len: 0,
+            peer: None,
+            answer: Vec::with_capacity(UDP_RECV_BUFFER),
+            reply: false,
+        }
+    }
+}
+
+impl Datagrams for OneDatagram {
+    fn recv(&mut self, socket: &UdpSocket) -> io::Result<usize> {
+        self.peer = None;
+        self.reply = false;
+        let (len, peer) = socket.recv_from(&mut self.query)?;
+        self.len = len;
+        self.peer = Some(peer);
+        Ok(1)
+    }
+    fn len(&self) -> usize {
+        usize::from(self.peer.is_some())
+    }
+    fn query(&self, _i: usize) -> &[u8] {
+        &self.query[..self.len]
+    }
+    fn peer(&self, _i: usize) -> Option<SocketAddr> {
+        self.peer
+    }
+    fn query_and_answer(&mut self, _i: usize) -> (&[u8], &mut Vec<u8>) {
+        (&self.query[..self.len], &mut self.answer)
+    }
+    fn reply(&mut self, _i: usize) {
+        self.reply = true;
+    }
+    fn send(&mut self, socket: &UdpSocket, failed: &mut dyn FnMut(Option<SocketAddr>, io::Error)) {
+        if let (true, Some(peer)) = (self.reply, self.peer)
+            && let Err(e) = socket.send_to(&self.answer, peer)
+        {
+            failed(Some(peer), e);
+        }
+    }
+}
+
+/// The datagram rounds of this platform.
+#[cfg(target_os = "linux")]
+fn datagrams() -> crate::sys::UdpBatch {
+    crate::sys::UdpBatch::new(UDP_BATCH, UDP_RECV_BUFFER)
+}
+
+/// The datagram rounds of this platform.
+#[cfg(not(target_os = "linux"))]
+fn datagrams() -> OneDatagram {
+    OneDatagram::new()
+}
+
+/// Answer the datagrams a dead predecessor held in this thread's slot
+/// entry without sending their answers (all but the one it died on), on
+/// the socket it shared with this thread.
+fn answer_held(socket: &UdpSocket, addr: SocketAddr, engine: &dyn Engine, guard: GuardEntry<'_>) {
+    let Some((g, entry)) = guard else {
+        return;
+    };
+    let held = g.slot.take_held(entry);
+    if held.is_empty() {
+        return;
+    }
+    info!(%addr, queries = held.len(), "answering the queries the previous worker held");
+    let blacklist = g.blacklist.load();
+    let check = checks(guard, Some(&blacklist));
+    let mut out = Vec::new();
+    for (query, peer) in &held {
+        if answer_guarded(engine, check, query, Transport::Udp, &mut out) == Outcome::Reply
+            && let Err(e) = socket.send_to(&out, peer)
+        {
+            debug!(%addr, %peer, error = %e, "UDP send failed");
+        }
+    }
+}
+
+/// One UDP worker: receive a batch, answer each query, send the batch,
+/// until `stop` is raised. With a guard, the batch is held in the slot
+/// entry until its answers are sent. The buffers of `batch` live as long
+/// as the loop, so a query allocates nothing (each answer buffer keeps
+/// its capacity between rounds).
 fn udp_loop(
     socket: &UdpSocket,
     addr: SocketAddr,
     engine: &dyn Engine,
-    guard: Guarded<'_>,
+    guard: GuardEntry<'_>,
     stop: &AtomicBool,
+    batch: &mut dyn Datagrams,
 ) {
-    let mut query = vec![0u8; UDP_RECV_BUFFER];
-    let mut out = Vec::with_capacity(UDP_RECV_BUFFER);
     debug!(%addr, "UDP worker started");
+    answer_held(socket, addr, engine, guard);
     while !stop.load(Ordering::Relaxed) {
-        let (len, peer) = match socket.recv_from(&mut query) {
-            Ok(r) => r,
+        match batch.recv(socket) {
+            Ok(_) => {}
             Err(e)
                 if matches!(
                     e.kind(),
@@ -478,11 +683,32 @@ fn udp_loop(
                 std::thread::sleep(Duration::from_millis(1));
                 continue;
             }
-        };
-        if answer_guarded(engine, guard, &query[..len], Transport::Udp, &mut out) == Outcome::Reply
-            && let Err(e) = socket.send_to(&out, peer)
-        {
-            debug!(%addr, %peer, error = %e, "UDP send failed");
+        }
+        // One load of the blacklist for the whole batch.
+        let blacklist = guard.map(|(g, _)| g.blacklist.load());
+        let check = checks(guard, blacklist.as_deref());
+        // Should a query of the batch kill the worker, its replacement
+        // answers the others.
+        if let Some(check) = check {
+            let held = &*batch;
+            check.slot.hold(
+                check.entry,
+                (0..held.len()).map(|i| (held.query(i), held.peer(i))),
+            );
+        }
+        for i in 0..batch.len() {
+            let check = check.map(|c| Check { held: Some(i), ..c });
+            let (query, out) = batch.query_and_answer(i);
+            if answer_guarded(engine, check, query, Transport::Udp, out) == Outcome::Reply {
+                batch.reply(i);
+            }
+        }
+        drop(blacklist);
+        batch.send(socket, &mut |peer, e| {
+            debug!(%addr, ?peer, error = %e, "UDP send failed");
+        });
+        if let Some((g, entry)) = guard {
+            g.slot.release(entry);
         }
     }
     debug!(%addr, "UDP worker stopped");
@@ -576,7 +802,7 @@ enum ConnectionEnd {
 async fn tcp_connection(
     stream: TcpStream,
     engine: &dyn Engine,
-    guard: Guarded<'_>,
+    guard: GuardEntry<'_>,
     limits: &TcpLimits,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ConnectionEnd> {
@@ -618,8 +844,12 @@ async fn tcp_connection(
             _ = stop.changed() => return Err(ConnectionEnd::Shutdown),
         };
 
-        if answer_guarded(engine, guard, &query[..len], Transport::Tcp, &mut out) == Outcome::Reply
-        {
+        // One load of the blacklist per query: TCP has no batches.
+        let blacklist = guard.map(|(g, _)| g.blacklist.load());
+        let check = checks(guard, blacklist.as_deref());
+        let outcome = answer_guarded(engine, check, &query[..len], Transport::Tcp, &mut out);
+        drop(blacklist);
+        if outcome == Outcome::Reply {
             let Ok(frame_len) = u16::try_from(out.len()) else {
                 return Err(ConnectionEnd::AnswerTooLong(out.len()));
             };
@@ -725,7 +955,7 @@ mod tests {
             last_seen: 0,
             question: String::new(),
         };
-        let slot = Slot::create(2).unwrap();
+        let slot = Slot::create(2, EngineKind::Native).unwrap();
         let engine = SlotPeekEngine {
             slot: Slot::open(slot.file().try_clone().unwrap()).unwrap(),
         };
@@ -739,18 +969,30 @@ mod tests {
         let mut out = Vec::new();
         let mut other_id = bad.clone();
         other_id[0] = 0x77;
+        let blacklist = guard.blacklist.load_full();
+        let check = checks(Some((&guard, 0)), Some(&blacklist));
         for q in [&bad, &other_id] {
-            let outcome = answer_guarded(&engine, Some((&guard, 0)), q, Transport::Udp, &mut out);
+            let outcome = answer_guarded(&engine, check, q, Transport::Udp, &mut out);
             assert_eq!(outcome, Outcome::Drop);
             assert!(out.is_empty());
         }
-        let outcome = answer_guarded(&engine, Some((&guard, 0)), &good, Transport::Udp, &mut out);
+        let outcome = answer_guarded(&engine, check, &good, Transport::Udp, &mut out);
         assert_eq!(outcome, Outcome::Reply);
         assert_eq!(out, good);
         assert!(
             guard.slot.in_flight().is_empty(),
             "not cleared after the answer"
         );
+
+        // With nothing blacklisted, nothing is dropped, and the query is
+        // still recorded (the engine checks it) for the king to
+        // fingerprint.
+        let empty = Arc::new(FingerprintSet::default());
+        let check = checks(Some((&guard, 0)), Some(&empty));
+        let outcome = answer_guarded(&engine, check, &bad, Transport::Udp, &mut out);
+        assert_eq!(outcome, Outcome::Reply);
+        assert_eq!(out, bad);
+        assert!(guard.slot.in_flight().is_empty());
     }
 
     /// A stand-in engine: echoes the query with QR set, panics on a query
@@ -850,6 +1092,42 @@ mod tests {
         let mut a = vec![0u8; usize::from(u16::from_be_bytes(len))];
         stream.read_exact(&mut a)?;
         Ok(a)
+    }
+
+    #[test]
+    fn the_portable_udp_loop_answers_one_datagram_at_a_time() {
+        let socket = bind_udp("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = socket.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let engine = EchoEngine { answer_len: 0 };
+                let mut one = OneDatagram::new();
+                udp_loop(&socket, addr, &engine, None, &stop, &mut one);
+            })
+        };
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        // A burst, a response (dropped by the engine), then one more.
+        for id in [1u16, 2, 3] {
+            client.send_to(&header(id, 0), addr).unwrap();
+        }
+        client.send_to(&header(4, 0x80), addr).unwrap();
+        client.send_to(&header(5, 0), addr).unwrap();
+        let mut ids = Vec::new();
+        let mut buf = [0u8; 512];
+        for _ in 0..4 {
+            let (n, _) = client.recv_from(&mut buf).unwrap();
+            assert_eq!(n, DNS_HEADER_LEN);
+            assert_eq!(buf[2] & 0x80, 0x80);
+            ids.push(u16::from_be_bytes([buf[0], buf[1]]));
+        }
+        assert_eq!(ids, [1, 2, 3, 5]);
+        stop.store(true, Ordering::Relaxed);
+        thread.join().unwrap();
     }
 
     #[test]

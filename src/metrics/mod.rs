@@ -561,7 +561,7 @@ mod tests {
 
     #[test]
     fn a_restarted_king_counts_on_from_the_published_snapshot() {
-        let slot = Arc::new(Slot::create(1).unwrap());
+        let slot = Arc::new(Slot::create(1, crate::engine::EngineKind::Native).unwrap());
         let first = PopMetrics::new(labels(), vec![Arc::clone(&slot)]);
         let q = b"\x00\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x01";
         let mut r = q.to_vec();
@@ -583,7 +583,7 @@ mod tests {
         assert_eq!(published.queries[0].count, 2);
 
         // The next king: new slots, counting on.
-        let slot = Arc::new(Slot::create(1).unwrap());
+        let slot = Arc::new(Slot::create(1, crate::engine::EngineKind::Native).unwrap());
         let mut next = PopMetrics::new(labels(), vec![Arc::clone(&slot)]);
         next.continue_from(published.clone());
         count(&slot);
