@@ -28,7 +28,8 @@
 //! - **Publishing**: whenever an address changes state, and at least every
 //!   few intervals ([`refresh_every`]), the whole file is written under a
 //!   temporary name, fsynced and renamed over `health.json`, so a reader
-//!   sees the old file or the new one, never half of one.
+//!   sees the old file or the new one, never half of one. A thread of its
+//!   own writes it, so a slow disk delays the file, never the probes.
 //! - **Following the bundle**: `dns/` is watched (`notify`, and a poll
 //!   every second); when `dns/current` moves, the targets are read again,
 //!   and the addresses that remain keep their state.
@@ -308,8 +309,6 @@ struct Prober {
 struct Checker {
     /// The state directory.
     state: StateDir,
-    /// `DIR/health.json`.
-    path: PathBuf,
     /// The bundle whose targets are probed.
     loaded: Option<BundleId>,
     /// The last bundle whose targets could not be read.
@@ -322,6 +321,8 @@ struct Checker {
     refresh: Duration,
     /// Where probers send their results.
     reports: mpsc::UnboundedSender<Report>,
+    /// Where the file goes to be written.
+    writer: std::sync::mpsc::Sender<HealthFile>,
     /// The bound on probes in flight.
     permits: Arc<Semaphore>,
 }
@@ -423,16 +424,40 @@ impl Checker {
         changed
     }
 
-    /// Write the file, if a bundle is loaded.
+    /// Hand the file to the writer, if a bundle is loaded.
     fn publish(&self) {
-        let Some(bundle) = self.loaded else {
-            return;
-        };
-        let file = health_file(bundle, &self.trackers, unix_ms());
-        if let Err(e) = publish(&self.path, &file) {
-            error!(file = %self.path.display(), error = %e, "cannot write the health file");
+        if let Some(bundle) = self.loaded {
+            let _ = self
+                .writer
+                .send(health_file(bundle, &self.trackers, unix_ms()));
         }
     }
+}
+
+/// Start the thread that writes health files to `path`, newest first: a
+/// slow disk (the fsync) delays the file, never the probes. It ends when
+/// the sender is dropped, after writing what was sent.
+fn start_writer(
+    path: PathBuf,
+) -> io::Result<(
+    std::sync::mpsc::Sender<HealthFile>,
+    std::thread::JoinHandle<()>,
+)> {
+    let (tx, rx) = std::sync::mpsc::channel::<HealthFile>();
+    let thread = std::thread::Builder::new()
+        .name("health-writer".into())
+        .spawn(move || {
+            while let Ok(mut file) = rx.recv() {
+                // Only the newest of those waiting matters.
+                while let Ok(newer) = rx.try_recv() {
+                    file = newer;
+                }
+                if let Err(e) = publish(&path, &file) {
+                    error!(file = %path.display(), error = %e, "cannot write the health file");
+                }
+            }
+        })?;
+    Ok((tx, thread))
 }
 
 /// Probe `target` forever on its own jittered schedule, sending each
@@ -473,8 +498,9 @@ pub fn run(state: StateDir) -> io::Result<()> {
         let (reports, mut results) = mpsc::unbounded_channel();
         let (events_tx, mut events) = mpsc::unbounded_channel::<()>();
         let _watcher = watch_dir(&state.dns(), events_tx);
+        let (writer, written) = start_writer(state.root().join(FILE_NAME))?;
         let mut checker = Checker {
-            path: state.root().join(FILE_NAME),
+            writer,
             state,
             loaded: None,
             failed: None,
@@ -524,6 +550,8 @@ pub fn run(state: StateDir) -> io::Result<()> {
         for p in checker.probers.values() {
             p.task.abort();
         }
+        drop(checker);
+        let _ = written.join();
         info!("health checker stopped");
         Ok(())
     })

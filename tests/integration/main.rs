@@ -6,12 +6,14 @@
 //! `peers` starts Knot DNS and NSD for the differential tests. `kings`
 //! sends queries of death when built with `--features fault-injection`
 //! (as `tests/run.sh` does). `up` starts whole topologies: the pipeline
-//! and four kings in two stripes.
+//! and four kings in two stripes. `fleet` checks rotation, answer limits
+//! and health checks against backends of its own on 127.0.0.2 to .5.
 
 mod bundle_errors;
 mod check;
 mod differential;
 mod dnsmsg;
+mod fleet;
 mod fuzz_corpus;
 mod kings;
 mod peers;
