@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
-use stripedns::fleet::HealthFile;
+use stripedns::fleet::{AddressHealth, HealthFile};
 
 use crate::support::*;
 
@@ -579,6 +579,8 @@ fn health_checker_publishes_down_and_back_and_keeps_state_across_bundles() {
         );
         thread::sleep(Duration::from_millis(10));
     }
+    // A king on the state directory: its workers follow health.json.
+    let king = ServeProcess::start_state(fleet.state(), &["--workers", "2"]);
     let request = fleet.www[0].last_request.lock().unwrap().clone();
     let port = fleet.www[0].addr.port();
     assert!(
@@ -614,6 +616,11 @@ fn health_checker_publishes_down_and_back_and_keeps_state_across_bundles() {
             a.address
         );
     }
+    assert!(
+        king.wait_for_log("down=3", 2, Duration::from_secs(10)),
+        "the king's workers did not take the new health state:\n{}",
+        king.stderr()
+    );
     // Probes go on while down; the addresses stay down.
     thread::sleep(Duration::from_millis(3 * INTERVAL_MS));
     assert_eq!(fleet.down("www.example.com."), www_down);
@@ -682,6 +689,52 @@ fn health_checker_publishes_down_and_back_and_keeps_state_across_bundles() {
         back.as_millis()
     );
     assert!(back <= within(), "{back:?}");
+}
+
+/// `serve --bundle DIR --health FILE`: every worker reads the file
+/// before it serves and follows it; a missing file is all healthy, each
+/// new version is applied, and a file that does not parse is named in a
+/// warning and changes nothing.
+#[test]
+fn serve_follows_a_health_file_and_names_a_bad_one() {
+    let bundle = fleet_bundle(8080, 8081, &[lo(2), lo(3), lo(4), lo(5)]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("health.json");
+    let path_arg = path.to_str().unwrap();
+    let server = ServeProcess::start(bundle.path(), &["--health", path_arg, "--workers", "2"]);
+    let changed = "health state changed";
+    let address = |a: IpAddr, healthy| AddressHealth {
+        name: "www.example.com.".into(),
+        address: a,
+        healthy,
+        since_unix_ms: 1,
+        last_error: None,
+    };
+    let file = HealthFile {
+        written_unix_ms: 1,
+        bundle: "test".into(),
+        addresses: vec![address(lo(2), true), address(lo(3), false)],
+    };
+    stripedns::health::publish(&path, &file).unwrap();
+    let wait = Duration::from_secs(10);
+    assert!(
+        server.wait_for_log(changed, 2, wait),
+        "both workers apply the file:\n{}",
+        server.stderr()
+    );
+    assert_eq!(server.log_count("down=1"), 2, "{}", server.stderr());
+
+    std::fs::write(&path, "{ not json").unwrap();
+    let kept = "health file not read; keeping the previous health state";
+    assert!(server.wait_for_log(kept, 2, wait), "{}", server.stderr());
+    for line in server.stderr().lines().filter(|l| l.contains(kept)) {
+        assert!(line.contains(path_arg), "{line}");
+    }
+    assert_eq!(server.log_count(changed), 2, "{}", server.stderr());
+
+    std::fs::remove_file(&path).unwrap();
+    assert!(server.wait_for_log(changed, 4, wait), "{}", server.stderr());
+    assert_eq!(server.log_count("down=0"), 2, "{}", server.stderr());
 }
 
 /// One king per engine on the fleet's state directory.
