@@ -497,7 +497,9 @@ pub fn run(state: StateDir) -> io::Result<()> {
         tokio::pin!(shutdown);
         let (reports, mut results) = mpsc::unbounded_channel();
         let (events_tx, mut events) = mpsc::unbounded_channel::<()>();
-        let _watcher = watch_dir(&state.dns(), events_tx);
+        let _watcher = crate::follow::watch_dir(&state.dns(), move |_| {
+            let _ = events_tx.send(());
+        });
         let (writer, written) = start_writer(state.root().join(FILE_NAME))?;
         let mut checker = Checker {
             writer,
@@ -555,23 +557,6 @@ pub fn run(state: StateDir) -> io::Result<()> {
         info!("health checker stopped");
         Ok(())
     })
-}
-
-/// A `notify` watcher on `dir` sending on `tx` for every event; `None`
-/// (polling only) when watching is not possible.
-fn watch_dir(dir: &Path, tx: mpsc::UnboundedSender<()>) -> Option<notify::RecommendedWatcher> {
-    use notify::Watcher;
-    let mut watcher = notify::recommended_watcher(move |_event| {
-        let _ = tx.send(());
-    })
-    .ok()?;
-    match watcher.watch(dir, notify::RecursiveMode::NonRecursive) {
-        Ok(()) => Some(watcher),
-        Err(e) => {
-            warn!(dir = %dir.display(), error = %e, "cannot watch; polling only");
-            None
-        }
-    }
 }
 
 /// What `stripedns status` prints about `path` (a health file): one line

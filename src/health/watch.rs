@@ -197,29 +197,19 @@ impl Follower {
 /// A `notify` watcher on the directory of `path`, waking the follower for
 /// events about that file; `None` (polling only) when not possible.
 fn watch(path: &Path, tx: mpsc::Sender<Wake>) -> Option<notify::RecommendedWatcher> {
-    use notify::Watcher;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
     let name = path.file_name()?.to_os_string();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        let ours = match &event {
-            Ok(e) => e.paths.is_empty() || e.paths.iter().any(|p| p.file_name() == Some(&name)),
-            Err(_) => true,
-        };
+    crate::follow::watch_dir(&dir, move |event| {
+        let ours = event.is_none_or(|e| {
+            e.paths.is_empty() || e.paths.iter().any(|p| p.file_name() == Some(&name))
+        });
         if ours {
             let _ = tx.send(Wake::Event);
         }
     })
-    .ok()?;
-    match watcher.watch(&dir, notify::RecursiveMode::NonRecursive) {
-        Ok(()) => Some(watcher),
-        Err(e) => {
-            warn!(dir = %dir.display(), error = %e, "cannot watch for the health file; polling only");
-            None
-        }
-    }
 }
 
 #[cfg(test)]
