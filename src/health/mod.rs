@@ -27,9 +27,12 @@
 //!   once; at most [`MAX_TARGETS`] addresses are checked.
 //! - **Publishing**: whenever an address changes state, and at least every
 //!   few intervals ([`refresh_every`]), the whole file is written under a
-//!   temporary name, fsynced and renamed over `health.json`, so a reader
-//!   sees the old file or the new one, never half of one. A thread of its
-//!   own writes it, so a slow disk delays the file, never the probes.
+//!   temporary name and renamed over `health.json`, so a reader sees the
+//!   old file or the new one, never half of one. A thread of its own
+//!   writes it, so a slow disk delays the file, never the probes, and
+//!   another fsyncs it after the rename: an fsync took seconds on a busy
+//!   disk in the tests, and durability must not delay a failover (the
+//!   state is rebuilt at start anyway: every address starts healthy).
 //! - **Following the bundle**: `dns/` is watched (`notify`, and a poll
 //!   every second); when `dns/current` moves, the targets are read again,
 //!   and the addresses that remain keep their state.
@@ -79,6 +82,10 @@ pub const MAX_TARGETS: usize = 10_000;
 
 /// How often `dns/current` is looked at when no file-system event comes.
 const BUNDLE_POLL: Duration = Duration::from_secs(1);
+
+/// A write of the health file that takes this long is logged: it delays
+/// every reader.
+const SLOW_WRITE: Duration = Duration::from_millis(100);
 
 /// The largest deviation of one wait from the interval, as a fraction.
 pub const JITTER: f64 = 0.2;
@@ -263,25 +270,29 @@ pub fn health_file(
     }
 }
 
-/// Write `file` to `path` whole: a temporary name beside it, fsync,
-/// rename.
+/// Write `file` to `path` whole: a temporary name beside it, renamed
+/// over `path`, so a reader sees the old file or the new one, never half
+/// of one. [`sync`] makes it durable afterwards.
 pub fn publish(path: &Path, file: &HealthFile) -> io::Result<()> {
     let bytes = serde_json::to_vec_pretty(file).map_err(io::Error::other)?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(".tmp-health-{}", std::process::id()));
     let written = std::fs::File::create(&tmp).and_then(|mut f| {
         f.write_all(&bytes)?;
-        f.write_all(b"\n")?;
-        f.sync_all()
+        f.write_all(b"\n")
     });
     if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
     Ok(())
+}
+
+/// Flush the file at `path` and its directory entry to disk.
+pub fn sync(path: &Path) -> io::Result<()> {
+    std::fs::File::open(path)?.sync_all()?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// One probe result, from a target's task to the checker's loop.
@@ -434,9 +445,11 @@ impl Checker {
     }
 }
 
-/// Start the thread that writes health files to `path`, newest first: a
-/// slow disk (the fsync) delays the file, never the probes. It ends when
-/// the sender is dropped, after writing what was sent.
+/// Start the thread that writes health files to `path`, newest first, so
+/// a slow disk delays the file, never the probes; after each write it
+/// asks a second thread to fsync it, so the fsync (which takes seconds on
+/// a busy disk) delays nothing a reader sees. Both end when the sender is
+/// dropped, after writing what was sent.
 fn start_writer(
     path: PathBuf,
 ) -> io::Result<(
@@ -444,6 +457,18 @@ fn start_writer(
     std::thread::JoinHandle<()>,
 )> {
     let (tx, rx) = std::sync::mpsc::channel::<HealthFile>();
+    let (sync_tx, sync_rx) = std::sync::mpsc::channel::<()>();
+    let synced = path.clone();
+    let syncer = std::thread::Builder::new()
+        .name("health-sync".into())
+        .spawn(move || {
+            while sync_rx.recv().is_ok() {
+                while sync_rx.try_recv().is_ok() {}
+                if let Err(e) = sync(&synced) {
+                    warn!(file = %synced.display(), error = %e, "cannot fsync the health file");
+                }
+            }
+        })?;
     let thread = std::thread::Builder::new()
         .name("health-writer".into())
         .spawn(move || {
@@ -452,10 +477,18 @@ fn start_writer(
                 while let Ok(newer) = rx.try_recv() {
                     file = newer;
                 }
+                let started = std::time::Instant::now();
                 if let Err(e) = publish(&path, &file) {
                     error!(file = %path.display(), error = %e, "cannot write the health file");
                 }
+                let took = started.elapsed();
+                if took >= SLOW_WRITE {
+                    warn!(file = %path.display(), took_ms = took.as_millis() as u64, "writing the health file was slow");
+                }
+                let _ = sync_tx.send(());
             }
+            drop(sync_tx);
+            let _ = syncer.join();
         })?;
     Ok((tx, thread))
 }
