@@ -591,14 +591,9 @@ fn health_checker_publishes_down_and_back_and_keeps_state_across_bundles() {
     );
 
     let stopped = Instant::now();
-    let stopped_ms = stripedns::health::unix_ms();
     fleet.www[0].halt();
     fleet.www[1].halt();
     fleet.db[0].halt();
-    eprintln!(
-        "DEBUG stop at {stopped_ms} halted after {:?}",
-        stopped.elapsed()
-    );
     let www_down: BTreeSet<IpAddr> = [lo(2), lo(3)].into();
     let health = fleet.wait_health("www .2 and .3 and db .2 down", |f| {
         f.addresses.iter().all(|a| {
@@ -608,15 +603,6 @@ fn health_checker_publishes_down_and_back_and_keeps_state_across_bundles() {
         })
     });
     let detected = stopped.elapsed();
-    eprintln!(
-        "DEBUG seen at {} file written {} ",
-        stripedns::health::unix_ms(),
-        health.written_unix_ms
-    );
-    thread::sleep(Duration::from_millis(1000));
-    for l in fleet.checker.log().lines().filter(|l| l.contains("slow")) {
-        eprintln!("DEBUG {l}");
-    }
     println!(
         "health checker: stopped backends listed down after {} ms",
         detected.as_millis()
