@@ -23,6 +23,10 @@
 //!   king per POP of a topology (the embedded default without
 //!   `--config`) on one state directory, until SIGTERM or SIGINT.
 //! - `stripedns worker ...` (hidden) is what a king starts for each worker.
+//! - `stripedns health --state DIR` (hidden) is the health checker `up`
+//!   runs: it probes the live bundle's health-checked fleet addresses and
+//!   writes `DIR/health.json`, which the workers of `serve --state DIR`
+//!   (or `serve --health FILE`) follow.
 //!
 //! Exit statuses: 0 success, 1 an error (or `check` refusing the bundle),
 //! and for `push`: 3 the bundle is already live, 4 it is already waiting
@@ -74,7 +78,8 @@ pub enum Command {
     /// poison or promote it.
     Pipeline(PipelineArgs),
     /// Show the live bundle, the bundles waiting and being tasted, the
-    /// poisoned ones, the last verdicts and the blacklist.
+    /// poisoned ones, the last verdicts, the health of fleet addresses and
+    /// the blacklist.
     Status(StatusArgs),
     /// List the query-of-death blacklist.
     Blacklist(BlacklistArgs),
@@ -86,6 +91,10 @@ pub enum Command {
     /// One worker of a king (started by `serve`, not by hand).
     #[command(hide = true)]
     Worker(WorkerArgs),
+    /// Probe the health-checked fleet addresses of the live bundle and
+    /// publish DIR/health.json (started by `up`).
+    #[command(hide = true)]
+    Health(HealthArgs),
 }
 
 /// Arguments of `stripedns serve`.
@@ -168,6 +177,24 @@ pub struct ServeArgs {
     /// `http://ADDR:PORT/metrics`.
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics: Option<SocketAddr>,
+    /// A health file to follow (as `stripedns health` writes it): down
+    /// fleet addresses are left out of answers [default: health.json of
+    /// --state; none with --bundle].
+    #[arg(long, value_name = "FILE")]
+    pub health: Option<PathBuf>,
+}
+
+/// Arguments of the hidden `stripedns health`.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The state directory: the live bundle's checks are run, and
+    /// `health.json` is written in it.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_STATE_DIR)]
+    pub state: PathBuf,
+    /// The process id of the `stripedns up` that started this checker;
+    /// it dies with that process.
+    #[arg(long, value_name = "PID", hide = true)]
+    pub supervisor: Option<u32>,
 }
 
 /// Arguments of `stripedns up`.
@@ -247,6 +274,9 @@ pub struct WorkerArgs {
     /// TCP connections this worker may hold.
     #[arg(long)]
     pub tcp_max_connections: usize,
+    /// The health file to follow.
+    #[arg(long)]
+    pub health: Option<PathBuf>,
 }
 
 /// Arguments of `stripedns check`.
@@ -413,6 +443,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Pipeline(args) => pipeline(&args),
         Command::Status(args) => status(&args, &mut io::stdout().lock()),
         Command::Up(args) => up(args),
+        Command::Health(args) => health(&args),
         Command::Blacklist(args) => {
             let path = blacklist_path(args.file, args.state.as_deref());
             list_blacklist(&path, &mut io::stdout().lock())
@@ -438,6 +469,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 tcp: args.tcp,
                 slot: args.slot,
                 blacklist: args.blacklist,
+                health: args.health,
                 tcp_idle_timeout: Duration::from_millis(args.tcp_idle_timeout_ms),
                 tcp_max_connections: args.tcp_max_connections,
             })?;
@@ -540,6 +572,11 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         source,
     })?;
     let blacklist = blacklist_path(args.blacklist, args.state.as_deref());
+    let health = args.health.or_else(|| {
+        args.state
+            .as_ref()
+            .map(|s| s.join(crate::health::FILE_NAME))
+    });
     let bundle = match (args.bundle, args.state) {
         (_, Some(state)) => {
             // Create the layout now, so the workers find it to follow.
@@ -560,6 +597,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         tcp_idle_timeout: Duration::from_secs(args.tcp_idle_timeout),
         tcp_max_connections: args.tcp_max_connections as usize,
         blacklist,
+        health,
         watchdog: Duration::from_millis(args.watchdog_ms),
         backoff: Backoff {
             base: Duration::from_millis(args.backoff_base_ms),
@@ -580,6 +618,17 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     );
     king::run(config)?;
     Ok(())
+}
+
+/// `stripedns health`: the health checker, until SIGTERM/SIGINT.
+fn health(args: &HealthArgs) -> Result<(), CliError> {
+    die_with_supervisor(args.supervisor)?;
+    init_logging();
+    let state = StateDir::open(&args.state)?;
+    crate::health::run(state).map_err(|source| CliError::Io {
+        what: "health checker",
+        source,
+    })
 }
 
 /// When started by `stripedns up` (process `supervisor`), ask the kernel
@@ -744,8 +793,9 @@ fn pipeline(args: &PipelineArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `stripedns status`: what is live, waiting, tasting, poisoned, and the
-/// blacklist of the state directory (as `stripedns blacklist --state`).
+/// `stripedns status`: what is live, waiting, tasting, poisoned, the
+/// health of fleet addresses, and the blacklist of the state directory
+/// (as `stripedns blacklist --state`).
 pub fn status(args: &StatusArgs, out: &mut impl Write) -> Result<(), CliError> {
     let state = StateDir::open(&args.state)?;
     let now = SystemTime::now();
@@ -795,6 +845,10 @@ pub fn status(args: &StatusArgs, out: &mut impl Write) -> Result<(), CliError> {
             v.verdict
         ));
     }
+    text.push_str(&crate::health::status_text(
+        &state.root().join(crate::health::FILE_NAME),
+        crate::health::unix_ms(),
+    ));
     out.write_all(text.as_bytes())
         .map_err(|source| CliError::Io {
             what: "cannot write the status",

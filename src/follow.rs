@@ -10,7 +10,7 @@
 //! the old data stays live, and the same bundle is not retried until
 //! `dns/current` changes again.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread;
@@ -120,12 +120,25 @@ fn follow(
 /// A `notify` watcher on `dir` sending on `tx` for every event; `None`
 /// (polling only) when watching is not possible.
 fn watch(dir: PathBuf, tx: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
-    use notify::Watcher;
-    let mut watcher = notify::recommended_watcher(move |_event| {
+    watch_dir(&dir, move |_| {
         let _ = tx.send(());
     })
+}
+
+/// A `notify` watcher on the directory `dir` (not its subdirectories)
+/// calling `on_event` for every event (`None` for an error of the
+/// watcher); `None`, with a warning, when watching is not possible: the
+/// caller then relies on its poll.
+pub fn watch_dir(
+    dir: &Path,
+    on_event: impl Fn(Option<&notify::Event>) + Send + 'static,
+) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        on_event(event.as_ref().ok())
+    })
     .ok()?;
-    match watcher.watch(&dir, notify::RecursiveMode::NonRecursive) {
+    match watcher.watch(dir, notify::RecursiveMode::NonRecursive) {
         Ok(()) => Some(watcher),
         Err(e) => {
             warn!(dir = %dir.display(), error = %e, "cannot watch; polling only");

@@ -166,6 +166,8 @@ pub struct KingConfig {
     pub tcp_max_connections: usize,
     /// The blacklist file.
     pub blacklist: PathBuf,
+    /// The health file the workers follow (`None`: every address healthy).
+    pub health: Option<PathBuf>,
     /// How long one query may keep a worker busy before the king kills it.
     pub watchdog: Duration,
     /// Restart pacing.
@@ -453,6 +455,9 @@ impl King {
             .arg(w.tcp_share.max(1).to_string());
         if let Some(id) = &config.identity {
             cmd.arg("--identity").arg(id);
+        }
+        if let Some(health) = &config.health {
+            cmd.arg("--health").arg(health);
         }
         let inherit = |fd: &dyn std::os::fd::AsFd, handed: &mut Vec<OwnedFd>| {
             let dup = sys::inheritable(&fd.as_fd())?;

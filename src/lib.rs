@@ -23,6 +23,8 @@
 //!   limits, then poisons or promotes it;
 //! - [`follow`] makes a king's workers follow `dns/current` and hot-swap
 //!   bundles;
+//! - [`health`] is the health checker of fleet addresses and the
+//!   workers' follower of the health file it publishes;
 //! - [`topology`] and [`up`] are `stripedns up`: the POPs and stripes of
 //!   a local topology, and the supervisor that runs the pipeline and one
 //!   king per POP on one state directory;
@@ -48,6 +50,7 @@ pub mod fleet;
 pub mod follow;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod health;
 pub mod king;
 pub mod metrics;
 pub mod pipeline;

@@ -15,7 +15,8 @@
 //!   port stops `up` before anything starts, with a message naming the
 //!   POP and the address. `up` holds [`LOCK_FILE`] in the state directory
 //!   locked while it runs, so a second `up` on it refuses to start.
-//! - **Children.** `stripedns pipeline --state DIR` and, per POP,
+//! - **Children.** `stripedns pipeline --state DIR`, the health checker
+//!   `stripedns health --state DIR` (see [`crate::health`]) and, per POP,
 //!   `stripedns serve --state DIR --listen ... --engine E --pop NAME
 //!   --stripe N` ([`Pop::serve_args`]). Each gets the hidden
 //!   `--supervisor PID`, with which it asks the kernel to kill it should
@@ -333,7 +334,7 @@ pub fn run(config: UpConfig, out: &mut dyn Write) -> Result<(), UpError> {
     }
     let _ = banner(&config.topology, &state_path, &bundle, out).and_then(|()| out.flush());
     up.supervise(&stop, &mut wakeup, &state, out);
-    info!("stopping every POP and the pipeline");
+    info!("stopping every POP, the pipeline and the health checker");
     up.stop_all();
     let _ = writeln!(out, "stopped").and_then(|()| out.flush());
     Ok(())
@@ -393,7 +394,8 @@ pub fn dig_line(addr: SocketAddr) -> String {
 /// One child process of `up` and its restarts.
 #[derive(Debug)]
 struct ChildSlot {
-    /// Its name: `pipeline` or the POP's name; prefixes its log lines.
+    /// Its name: `pipeline`, `health` or the POP's name; prefixes its log
+    /// lines.
     name: String,
     /// True for a POP's king (whose serving `up` reports).
     is_pop: bool,
@@ -422,7 +424,7 @@ type Serving = (usize, u32);
 struct Supervisor {
     /// The `stripedns` executable.
     exe: PathBuf,
-    /// The pipeline, then the POPs in topology order.
+    /// The pipeline, the health checker, then the POPs in topology order.
     children: Vec<ChildSlot>,
     /// The width of the name column of forwarded logs.
     width: usize,
@@ -450,7 +452,11 @@ impl Supervisor {
         };
         let mut pipeline: Vec<OsString> = vec!["pipeline".into(), "--state".into(), state.into()];
         pipeline.extend(config.topology.pipeline.args().into_iter().map(Into::into));
-        let mut children = vec![slot("pipeline", false, pipeline)];
+        let health: Vec<OsString> = vec!["health".into(), "--state".into(), state.into()];
+        let mut children = vec![
+            slot("pipeline", false, pipeline),
+            slot("health", false, health),
+        ];
         children.extend(
             config
                 .topology

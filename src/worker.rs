@@ -11,7 +11,8 @@
 //! 3. opens the bundle and loads it into its engine: the king loads no zone
 //!    data. If that fails it writes the error into its slot and exits with
 //!    [`EXIT_LOAD_FAILED`], which the king reports as its own error;
-//! 4. reads the blacklist and follows it ([`crate::blacklist::Watcher`]);
+//! 4. reads the blacklist and follows it ([`crate::blacklist::Watcher`]),
+//!    and the health file when it has one ([`HealthWatcher`]);
 //! 5. marks its slot serving and runs the ordinary [`Server`] loops on the
 //!    inherited sockets, with a [`QueryGuard`]: blacklisted queries are
 //!    dropped, every other query is recorded in the slot while the engine
@@ -32,6 +33,7 @@ use tracing::{debug, info};
 use crate::blacklist::Watcher;
 use crate::bundle::Bundle;
 use crate::engine::{EngineKind, Identity};
+use crate::health::watch::HealthWatcher;
 use crate::king::BundleSource;
 use crate::server::{QueryGuard, Server, ServerConfig, Sockets, shutdown_signal};
 use crate::slot::{Slot, State};
@@ -92,6 +94,8 @@ pub struct WorkerConfig {
     pub slot: RawFd,
     /// The blacklist file to follow.
     pub blacklist: PathBuf,
+    /// The health file to follow, if any.
+    pub health: Option<PathBuf>,
     /// TCP idle timeout.
     pub tcp_idle_timeout: Duration,
     /// TCP connections this worker may hold at once.
@@ -195,6 +199,13 @@ pub fn run(config: WorkerConfig) -> Result<i32, WorkerError> {
 
     let watcher =
         Watcher::start(config.blacklist.clone(), config.engine).map_err(|e| fail(e.to_string()))?;
+    let health = match &config.health {
+        Some(path) => Some(
+            HealthWatcher::start(path.clone(), std::sync::Arc::clone(&engine))
+                .map_err(|e| fail(format!("cannot follow {}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
     let mut server_config = ServerConfig::new(Vec::new());
     server_config.tcp_idle_timeout = config.tcp_idle_timeout;
     server_config.tcp_max_connections = config.tcp_max_connections.max(1);
@@ -216,6 +227,7 @@ pub fn run(config: WorkerConfig) -> Result<i32, WorkerError> {
     });
     runtime.shutdown_timeout(Duration::from_millis(500));
     drop(watcher);
+    drop(health);
     result.map_err(|e| fail(format!("cannot serve: {e}")))?;
     Ok(0)
 }

@@ -1,8 +1,9 @@
 //! `stripedns up` end to end: a topology of four POPs in two stripes on
 //! loopback (native and hickory), started from a test config, serving the embedded default
 //! bundle through the pipeline; a push reaching every POP; a king killed
-//! and restarted; SIGTERM stopping everything. And the refusals: a busy
-//! port, with and without `--config`, and a bad config.
+//! and restarted, and so is the health checker; SIGTERM stopping
+//! everything. And the refusals: a busy port, with and without
+//! `--config`, and a bad config.
 //!
 //! Every test gives `up` its own state directory and, when it starts the
 //! topology, addresses of its own (ports the kernel found free on
@@ -396,6 +397,18 @@ fn up_serves_four_pops_in_two_stripes_follows_a_push_restarts_a_king_and_stops_c
             .stdout()
             .contains(&format!("POP {} serving again", victim.name))),
         "{}",
+        up.output()
+    );
+
+    // The health checker is supervised like the pipeline: killed, it is
+    // started again.
+    let old = up
+        .child_pid("health")
+        .expect("the health checker's pid in up's log");
+    kill("KILL", old);
+    assert!(
+        wait_until(READY, || up.child_pid("health").is_some_and(|p| p != old)),
+        "the health checker was not restarted:\n{}",
         up.output()
     );
 
