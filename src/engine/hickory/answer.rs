@@ -12,14 +12,20 @@
 //!    zone: REFUSED;
 //! 7. the lookup.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
 
+use arc_swap::{ArcSwap, Guard};
 use hickory_proto::rr::{LowerName, Name, RData};
 
 use crate::engine::{Identity, Transport};
+use crate::fleet::HealthState;
 
 use super::emit;
 use super::request::{self, Question, Request};
+use super::spread::Turn;
 use super::text;
 use super::tree::{Node, RSet, Zone, t};
 
@@ -80,6 +86,44 @@ impl Zones {
     }
 }
 
+/// The health of fleet addresses as one query sees it: loaded from the
+/// engine at most once, and only when an address RRset with a policy goes
+/// into the answer section.
+pub struct Health<'h> {
+    /// The engine's live health state.
+    live: &'h ArcSwap<HealthState>,
+    /// What this query loaded, once it needed it.
+    seen: OnceCell<Guard<Arc<HealthState>>>,
+}
+
+impl<'h> Health<'h> {
+    /// Nothing loaded yet.
+    pub fn new(live: &'h ArcSwap<HealthState>) -> Health<'h> {
+        Health {
+            live,
+            seen: OnceCell::new(),
+        }
+    }
+
+    /// The down addresses of `key` (lowercased wire owner).
+    fn down(&self, key: &[u8]) -> &[IpAddr] {
+        let state = self.seen.get_or_init(|| self.live.load());
+        if state.is_empty() {
+            &[]
+        } else {
+            state.down(key)
+        }
+    }
+}
+
+impl std::fmt::Debug for Health<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Health")
+            .field("loaded", &self.seen.get().is_some())
+            .finish()
+    }
+}
+
 /// One entry of a response section.
 #[derive(Debug)]
 pub enum Part<'z> {
@@ -90,6 +134,9 @@ pub enum Part<'z> {
         owner: Option<Vec<u8>>,
         /// The RRset.
         set: &'z RSet,
+        /// For an address RRset of the answer section with a fleet policy:
+        /// which of its records this response carries, in which order.
+        turn: Option<Turn<'z>>,
     },
     /// A record made for this answer.
     Made {
@@ -149,6 +196,7 @@ fn only(code: u16) -> Plan<'static> {
 /// Answer one raw query into `out`; false when nothing is to be sent.
 pub fn answer(
     zones: &Zones,
+    health: &ArcSwap<HealthState>,
     identity: &Identity,
     query: &[u8],
     transport: Transport,
@@ -160,7 +208,8 @@ pub fn answer(
     };
     #[cfg(feature = "fault-injection")]
     query_fault(&req);
-    let plan = decide(zones, identity, &req);
+    let health = Health::new(health);
+    let plan = decide(zones, &health, identity, &req);
     emit::encode(&plan, &req, identity, transport, out);
     true
 }
@@ -185,7 +234,12 @@ fn query_fault(req: &Request) {
 }
 
 /// Stages 2 to 7.
-fn decide<'z>(zones: &'z Zones, identity: &Identity, req: &Request) -> Plan<'z> {
+fn decide<'z>(
+    zones: &'z Zones,
+    health: &'z Health<'_>,
+    identity: &Identity,
+    req: &Request,
+) -> Plan<'z> {
     match req.opcode() {
         0 => {}
         // NOTIFY is refused and UPDATE not implemented, as NSD answers
@@ -233,7 +287,7 @@ fn decide<'z>(zones: &'z Zones, identity: &Identity, req: &Request) -> Plan<'z> 
     let Some(zone) = zones.find(&question.name, question.qtype) else {
         return only(rcode::REFUSED);
     };
-    resolve(zone, question)
+    resolve(zone, health, question)
 }
 
 /// CHAOS TXT `id.server` and `hostname.bind` (as Knot DNS and NSD answer
@@ -319,7 +373,7 @@ fn find<'z>(zone: &'z Zone, name: &Name, qtype: u16) -> Found<'z> {
 
 /// The plan for a question in `zone`, following CNAME and DNAME chains
 /// while they stay in the zone.
-fn resolve<'z>(zone: &'z Zone, q: &Question) -> Plan<'z> {
+fn resolve<'z>(zone: &'z Zone, health: &'z Health<'_>, q: &Question) -> Plan<'z> {
     let mut plan = Plan {
         aa: true,
         ..Plan::default()
@@ -334,6 +388,7 @@ fn resolve<'z>(zone: &'z Zone, q: &Question) -> Plan<'z> {
                 plan.authority.push(Part::Set {
                     owner: None,
                     set: &zone.negative_soa,
+                    turn: None,
                 });
                 break;
             }
@@ -345,10 +400,7 @@ fn resolve<'z>(zone: &'z Zone, q: &Question) -> Plan<'z> {
                 break;
             }
             Found::Renamed(dname) => {
-                plan.answer.push(Part::Set {
-                    owner: None,
-                    set: dname,
-                });
+                plan.answer.push(in_answer(None, dname, health));
                 let Some(target) = substitute(&name, dname) else {
                     plan.rcode = rcode::YXDOMAIN;
                     break;
@@ -374,10 +426,8 @@ fn resolve<'z>(zone: &'z Zone, q: &Question) -> Plan<'z> {
                     // RFC 8482 4.1: one RRset; Knot DNS sends the one of
                     // the lowest type.
                     if let Some(set) = node.rrsets.iter().min_by_key(|s| s.rtype) {
-                        plan.answer.push(Part::Set {
-                            owner: Some(name_wire.clone()),
-                            set,
-                        });
+                        plan.answer
+                            .push(in_answer(Some(name_wire.clone()), set, health));
                     }
                     if node.rrsets.is_empty() {
                         nodata(zone, &mut plan);
@@ -385,20 +435,16 @@ fn resolve<'z>(zone: &'z Zone, q: &Question) -> Plan<'z> {
                     break;
                 }
                 if let Some(set) = node.get(qtype) {
-                    plan.answer.push(Part::Set {
-                        owner: Some(name_wire.clone()),
-                        set,
-                    });
+                    plan.answer
+                        .push(in_answer(Some(name_wire.clone()), set, health));
                     break;
                 }
                 let Some(cname) = node.get(t::CNAME) else {
                     nodata(zone, &mut plan);
                     break;
                 };
-                plan.answer.push(Part::Set {
-                    owner: Some(name_wire.clone()),
-                    set: cname,
-                });
+                plan.answer
+                    .push(in_answer(Some(name_wire.clone()), cname, health));
                 let Some(RData::CNAME(target)) = cname.rdatas.first() else {
                     break;
                 };
@@ -415,11 +461,23 @@ fn resolve<'z>(zone: &'z Zone, q: &Question) -> Plan<'z> {
     plan
 }
 
+/// A zone RRset placed in the answer section: an address RRset with a
+/// fleet policy counts one more response and takes its turn (reading the
+/// health state, once per query, only here).
+fn in_answer<'z>(owner: Option<Vec<u8>>, set: &'z RSet, health: &'z Health<'_>) -> Part<'z> {
+    let turn = set
+        .spread
+        .as_deref()
+        .map(|spread| Turn::take(spread, health.down(&spread.key)));
+    Part::Set { owner, set, turn }
+}
+
 /// RFC 2308 2.2: NODATA carries the SOA.
 fn nodata<'z>(zone: &'z Zone, plan: &mut Plan<'z>) {
     plan.authority.push(Part::Set {
         owner: None,
         set: &zone.negative_soa,
+        turn: None,
     });
 }
 
@@ -433,7 +491,9 @@ fn next_in_chain(zone: &Zone, target: &Name, plan: &Plan<'_>) -> bool {
     !plan.answer.iter().any(|p| {
         let owner = match p {
             Part::Set { owner: Some(o), .. } | Part::Made { owner: o, .. } => o,
-            Part::Set { owner: None, set } => &set.owner_wire,
+            Part::Set {
+                owner: None, set, ..
+            } => &set.owner_wire,
         };
         owner.eq_ignore_ascii_case(&lower)
     })
@@ -464,6 +524,7 @@ fn referral<'z>(cut: &'z Node, plan: &mut Plan<'z>) {
     plan.authority.push(Part::Set {
         owner: None,
         set: ns,
+        turn: None,
     });
     plan.glue_required = ns
         .rdatas
@@ -507,6 +568,10 @@ fn additional<'z>(zone: &'z Zone, plan: &mut Plan<'z>) {
     }
     plan.additional = extra
         .into_iter()
-        .map(|set| Part::Set { owner: None, set })
+        .map(|set| Part::Set {
+            owner: None,
+            set,
+            turn: None,
+        })
         .collect();
 }

@@ -147,12 +147,26 @@ impl Out<'_> {
     /// Write one part of a section; returns the records written.
     fn part(&mut self, part: &Part<'_>) -> u16 {
         match part {
-            Part::Set { owner, set } => {
+            Part::Set { owner, set, turn } => {
                 let owner = owner.as_deref().unwrap_or(&set.owner_wire);
-                for (r, w) in set.rdatas.iter().zip(&set.wires) {
-                    self.record(owner, set.rtype, 1, set.ttl, Data::Zone(r, w));
+                match turn {
+                    Some(turn) => {
+                        let mut written = 0u16;
+                        turn.order(&set.wires, |i| {
+                            if let (Some(r), Some(w)) = (set.rdatas.get(i), set.wires.get(i)) {
+                                self.record(owner, set.rtype, 1, set.ttl, Data::Zone(r, w));
+                                written += 1;
+                            }
+                        });
+                        written
+                    }
+                    None => {
+                        for (r, w) in set.rdatas.iter().zip(&set.wires) {
+                            self.record(owner, set.rtype, 1, set.ttl, Data::Zone(r, w));
+                        }
+                        set.rdatas.len() as u16
+                    }
                 }
-                set.rdatas.len() as u16
             }
             Part::Made {
                 owner,

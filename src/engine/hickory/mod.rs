@@ -47,6 +47,7 @@ pub mod fuzzing;
 pub mod master;
 pub mod rdata;
 pub mod request;
+pub mod spread;
 pub mod text;
 pub mod tree;
 
@@ -88,7 +89,7 @@ impl HickoryEngine {
 /// Read, check and build every zone of `bundle`.
 pub fn load(bundle: &Bundle) -> Result<Zones, BundleError> {
     // The policy is part of the bundle: a bad one fails the load.
-    let _policy = crate::fleet::FleetPolicy::from_bundle(bundle)?;
+    let policy = crate::fleet::FleetPolicy::from_bundle(bundle)?;
     let mut zones = Zones::default();
     for file in bundle.zones() {
         let loaded = master::read_zone(bundle, file)?;
@@ -100,7 +101,8 @@ pub fn load(bundle: &Bundle) -> Result<Zones, BundleError> {
                 }
             }
         }
-        let zone = Zone::build(loaded)?;
+        let mut zone = Zone::build(loaded)?;
+        spread::attach(&mut zone, &policy);
         let key = LowerName::new(&zone.origin);
         if zones.by_apex.contains_key(&key) {
             return Err(BundleError::Zone {
@@ -126,7 +128,7 @@ impl Engine for HickoryEngine {
 
     fn answer(&self, query: &[u8], transport: Transport, out: &mut Vec<u8>) -> Outcome {
         let zones = self.zones.load();
-        if answer::answer(&zones, &self.identity, query, transport, out) {
+        if answer::answer(&zones, &self.health, &self.identity, query, transport, out) {
             Outcome::Reply
         } else {
             Outcome::Drop

@@ -16,6 +16,7 @@ use crate::bundle::BundleError;
 
 use super::master::{Loaded, Rec};
 use super::rdata::{self, code};
+use super::spread::Spread;
 use super::text::label_count;
 
 /// Type numbers the tree and the answer path treat specially.
@@ -73,6 +74,8 @@ pub struct RSet {
     pub rdatas: Vec<RData>,
     /// The same data in uncompressed wire form.
     pub wires: Vec<Vec<u8>>,
+    /// The fleet policy of an address RRset of two records or more.
+    pub spread: Option<Box<Spread>>,
 }
 
 /// One name of a zone.
@@ -151,6 +154,7 @@ impl Zone {
                     ttl: rec.ttl,
                     rdatas: vec![rec.rdata.clone()],
                     wires: vec![wire.clone()],
+                    spread: None,
                 }),
             }
         }
