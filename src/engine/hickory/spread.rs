@@ -148,19 +148,18 @@ impl<'h> Turn<'h> {
             (0..k).for_each(|i| write((start + i) % n));
             return;
         }
-        let fill = |slots: &mut [u16]| {
-            let mut used = 0;
-            for i in (0..all).filter(|&i| !filtered || !is_down(i)) {
-                slots[used] = i as u16;
-                used += 1;
+        let fill = |slots: &mut [u32]| {
+            let healthy = (0..all).filter(|&i| !filtered || !is_down(i));
+            for (slot, i) in slots.iter_mut().zip(healthy) {
+                *slot = i as u32;
             }
         };
         if n <= STACK_RECORDS {
-            let mut slots = [0u16; STACK_RECORDS];
+            let mut slots = [0u32; STACK_RECORDS];
             fill(&mut slots[..n]);
             self.emit(&mut slots[..n], k, &mut write);
         } else {
-            let mut slots = vec![0u16; n];
+            let mut slots = vec![0u32; n];
             fill(&mut slots);
             self.emit(&mut slots, k, &mut write);
         }
@@ -168,7 +167,7 @@ impl<'h> Turn<'h> {
 
     /// Write the first `k` of `healthy` (record indices in zone order) as
     /// the rotation orders them.
-    fn emit(&self, healthy: &mut [u16], k: usize, write: &mut impl FnMut(usize)) {
+    fn emit(&self, healthy: &mut [u32], k: usize, write: &mut impl FnMut(usize)) {
         let n = healthy.len();
         match self.rotation {
             Rotation::Random => {
@@ -176,14 +175,14 @@ impl<'h> Turn<'h> {
                 for i in 0..k {
                     let j = fastrand::usize(i..n);
                     healthy.swap(i, j);
-                    write(usize::from(healthy[i]));
+                    write(healthy[i] as usize);
                 }
             }
             Rotation::Cyclic => {
                 let start = self.count as usize % n;
-                (0..k).for_each(|i| write(usize::from(healthy[(start + i) % n])));
+                (0..k).for_each(|i| write(healthy[(start + i) % n] as usize));
             }
-            Rotation::Off => healthy[..k].iter().for_each(|&i| write(usize::from(i))),
+            Rotation::Off => healthy[..k].iter().for_each(|&i| write(i as usize)),
         }
     }
 }
