@@ -32,7 +32,7 @@
 //! ```
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::fleet::{AnswerPolicy, FleetPolicy, Rotation};
 
@@ -53,7 +53,7 @@ pub struct Spread {
     /// [`crate::fleet::HealthState::down`].
     pub key: Box<[u8]>,
     /// Responses that carried the set so far (the cyclic start).
-    carried: AtomicU32,
+    carried: AtomicU64,
 }
 
 impl Spread {
@@ -63,7 +63,7 @@ impl Spread {
             rotation: policy.rotation,
             limit: policy.max_answers.unwrap_or(usize::MAX),
             key: key.into_boxed_slice(),
-            carried: AtomicU32::new(0),
+            carried: AtomicU64::new(0),
         }
     }
 }
@@ -74,7 +74,7 @@ impl Clone for Spread {
             rotation: self.rotation,
             limit: self.limit,
             key: self.key.clone(),
-            carried: AtomicU32::new(self.carried.load(Ordering::Relaxed)),
+            carried: AtomicU64::new(self.carried.load(Ordering::Relaxed)),
         }
     }
 }
@@ -103,7 +103,7 @@ pub struct Turn<'h> {
     /// Its limit.
     limit: usize,
     /// The counter's value for this response.
-    count: u32,
+    count: u64,
     /// The owner's addresses that are down, sorted.
     down: &'h [IpAddr],
 }
@@ -142,7 +142,7 @@ impl<'h> Turn<'h> {
         }
         if !filtered && self.rotation != Rotation::Random {
             let start = match self.rotation {
-                Rotation::Cyclic => self.count as usize % n,
+                Rotation::Cyclic => (self.count % n as u64) as usize,
                 _ => 0,
             };
             (0..k).for_each(|i| write((start + i) % n));
@@ -179,7 +179,7 @@ impl<'h> Turn<'h> {
                 }
             }
             Rotation::Cyclic => {
-                let start = self.count as usize % n;
+                let start = (self.count % n as u64) as usize;
                 (0..k).for_each(|i| write(healthy[(start + i) % n] as usize));
             }
             Rotation::Off => healthy[..k].iter().for_each(|&i| write(i as usize)),
