@@ -33,7 +33,6 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use hickory_proto::rr::LowerName;
 
 use crate::bundle::{Bundle, BundleError};
 use crate::fleet::HealthState;
@@ -103,7 +102,7 @@ pub fn load(bundle: &Bundle) -> Result<Zones, BundleError> {
         }
         let mut zone = Zone::build(loaded)?;
         spread::attach(&mut zone, &policy);
-        let key = LowerName::new(&zone.origin);
+        let key = zone.apex.clone();
         if zones.by_apex.contains_key(&key) {
             return Err(BundleError::Zone {
                 file: file.path.clone(),

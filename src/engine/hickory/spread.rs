@@ -5,8 +5,7 @@
 //!
 //! Design: the policy is mapped onto the zone's RRsets once, at load
 //! ([`attach`]): every A or AAAA RRset of two records or more gets a
-//! [`Spread`] holding its rotation, its limit, its owner key for the health
-//! lookup and its response counter. A one-record set needs none: whatever
+//! [`Spread`] holding its rotation, its limit and its response counter. A one-record set needs none: whatever
 //! the policy, it is answered whole. At query time the answer path turns
 //! the `Spread` into a [`Turn`] (the counter's value for this response and
 //! the owner's down addresses), and the encoder asks [`Turn::order`] for
@@ -17,16 +16,12 @@
 //! ```
 //! use stripedns::engine::hickory::spread::{Spread, Turn};
 //! use stripedns::fleet::{AnswerPolicy, Rotation};
-//! let spread = Spread::new(
-//!     AnswerPolicy { rotation: Rotation::Cyclic, max_answers: Some(2) },
-//!     b"\x03www\x00".to_vec(),
-//! );
-//! let wires = [[192, 0, 2, 1], [192, 0, 2, 2], [192, 0, 2, 3]];
-//! let wires: Vec<&[u8]> = wires.iter().map(|w| &w[..]).collect();
+//! let spread = Spread::new(AnswerPolicy { rotation: Rotation::Cyclic, max_answers: Some(2) });
 //! let mut picked = Vec::new();
 //! for _ in 0..2 {
 //!     let turn = Turn::take(&spread, &[]);
-//!     turn.order(&wires, |i| picked.push(i));
+//!     // Three records; no address is down, so addresses are not asked for.
+//!     turn.order(3, |_| None, |i| picked.push(i));
 //! }
 //! assert_eq!(picked, [0, 1, 1, 2]);
 //! ```
@@ -36,7 +31,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::fleet::{AnswerPolicy, FleetPolicy, Rotation};
 
-use super::text;
 use super::tree::{Zone, t};
 
 /// Largest set whose record indices are chosen in an array on the stack.
@@ -49,20 +43,16 @@ pub struct Spread {
     pub rotation: Rotation,
     /// The most records one response carries.
     pub limit: usize,
-    /// The owner in lowercased wire form, as the zone has it: the key of
-    /// [`crate::fleet::HealthState::down`].
-    pub key: Box<[u8]>,
     /// Responses that carried the set so far (the cyclic start).
     carried: AtomicU64,
 }
 
 impl Spread {
-    /// A fresh policy for a set owned by `key` (lowercased wire form).
-    pub fn new(policy: AnswerPolicy, key: Vec<u8>) -> Spread {
+    /// A fresh policy, its counter at 0.
+    pub fn new(policy: AnswerPolicy) -> Spread {
         Spread {
             rotation: policy.rotation,
             limit: policy.max_answers.unwrap_or(usize::MAX),
-            key: key.into_boxed_slice(),
             carried: AtomicU64::new(0),
         }
     }
@@ -73,7 +63,6 @@ impl Clone for Spread {
         Spread {
             rotation: self.rotation,
             limit: self.limit,
-            key: self.key.clone(),
             carried: AtomicU64::new(self.carried.load(Ordering::Relaxed)),
         }
     }
@@ -82,15 +71,13 @@ impl Clone for Spread {
 /// Give every A and AAAA RRset of two records or more in `zone` the
 /// policy `policy` sets for it.
 pub fn attach(zone: &mut Zone, policy: &FleetPolicy) {
-    let origin = text::lower_wire(&zone.origin);
     for node in zone.nodes.values_mut() {
         for set in node.rrsets.iter_mut() {
-            if !matches!(set.rtype, t::A | t::AAAA) || set.wires.len() < 2 {
+            if !matches!(set.rtype, t::A | t::AAAA) || set.len() < 2 {
                 continue;
             }
-            let key = set.owner_wire.to_ascii_lowercase();
-            let rule = policy.for_owner(&origin, &key);
-            set.spread = Some(Box::new(Spread::new(rule, key)));
+            let rule = policy.for_owner(&zone.apex, &set.owner.to_ascii_lowercase());
+            set.spread = Some(Spread::new(rule));
         }
     }
 }
@@ -120,13 +107,18 @@ impl<'h> Turn<'h> {
         }
     }
 
-    /// Call `write` with the index of each record of the set (whose RDATA
-    /// in wire form are `wires`) this response carries, in order.
-    pub fn order<W: AsRef<[u8]>>(&self, wires: &[W], mut write: impl FnMut(usize)) {
-        let all = wires.len();
+    /// Call `write` with the index of each record of a set of `all`
+    /// records (record `i` holding the address `address_of(i)`) this
+    /// response carries, in order.
+    pub fn order(
+        &self,
+        all: usize,
+        address_of: impl Fn(usize) -> Option<IpAddr>,
+        mut write: impl FnMut(usize),
+    ) {
         let is_down = |i: usize| {
             !self.down.is_empty()
-                && address(wires[i].as_ref()).is_some_and(|a| self.down.binary_search(&a).is_ok())
+                && address_of(i).is_some_and(|a| self.down.binary_search(&a).is_ok())
         };
         let up = if self.down.is_empty() {
             all
@@ -188,7 +180,7 @@ impl<'h> Turn<'h> {
 }
 
 /// The address an A or AAAA RDATA holds.
-fn address(rdata: &[u8]) -> Option<IpAddr> {
+pub fn address(rdata: &[u8]) -> Option<IpAddr> {
     if let Ok(v4) = <[u8; 4]>::try_from(rdata) {
         return Some(IpAddr::V4(Ipv4Addr::from(v4)));
     }
@@ -206,18 +198,15 @@ mod tests {
     }
 
     fn spread(rotation: Rotation, max_answers: Option<usize>) -> Spread {
-        Spread::new(
-            AnswerPolicy {
-                rotation,
-                max_answers,
-            },
-            b"\x03www\x00".to_vec(),
-        )
+        Spread::new(AnswerPolicy {
+            rotation,
+            max_answers,
+        })
     }
 
     fn pick(s: &Spread, w: &[Vec<u8>], down: &[IpAddr]) -> Vec<usize> {
         let mut out = Vec::new();
-        Turn::take(s, down).order(w, |i| out.push(i));
+        Turn::take(s, down).order(w.len(), |i| address(&w[i]), |i| out.push(i));
         out
     }
 
