@@ -14,7 +14,6 @@
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -27,7 +26,7 @@ use super::emit;
 use super::request::{self, Question, Request};
 use super::spread::Turn;
 use super::text::NAME_MAX;
-use super::tree::{Node, RSet, Zone, t};
+use super::tree::{Map, Node, RSet, Zone, t};
 
 /// How many CNAME/DNAME steps one answer follows.
 const CHAIN_LIMIT: usize = 16;
@@ -64,7 +63,7 @@ pub mod rcode {
 #[derive(Debug, Default)]
 pub struct Zones {
     /// The zones.
-    pub by_apex: HashMap<Box<[u8]>, Zone>,
+    pub by_apex: Map<Box<[u8]>, Zone>,
 }
 
 impl Zones {

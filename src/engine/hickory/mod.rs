@@ -94,9 +94,13 @@ pub fn load(bundle: &Bundle) -> Result<Zones, BundleError> {
         let loaded = master::read_zone(bundle, file)?;
         #[cfg(feature = "fault-injection")]
         for rec in &loaded.records {
-            if let hickory_proto::rr::RData::TXT(txt) = &rec.rdata {
-                for text in txt.txt_data.iter() {
+            if let (tree::t::TXT, Ok(wire)) = (rec.rtype, &rec.wire) {
+                // TXT RDATA: character strings, each after its length.
+                let mut rest = &wire[..];
+                while let Some((&len, tail)) = rest.split_first() {
+                    let (text, next) = tail.split_at(usize::from(len).min(tail.len()));
                     crate::fault::on_load_txt(text);
+                    rest = next;
                 }
             }
         }

@@ -705,7 +705,7 @@ fn rdata_matches_knot_wire_forms() {
     let loaded = super::master::read_zone(&bundle, &bundle.zones()[0]).unwrap();
     let mut mine = Vec::new();
     for r in &loaded.records {
-        let w = super::rdata::to_wire(&r.rdata).unwrap();
+        let w = r.wire.as_ref().unwrap();
         let hex: String = w.iter().map(|b| format!("{b:02X}")).collect();
         let first = String::from_utf8_lossy(r.owner.iter().next().unwrap_or_default()).into_owned();
         mine.push((first, hex));

@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
-use hickory_proto::rr::{LowerName, Name, RData};
+use hickory_proto::rr::{LowerName, Name};
 
 use crate::bundle::BundleError;
 
@@ -17,6 +17,79 @@ use super::master::{Loaded, Rec};
 use super::rdata::{self, code};
 use super::spread::Spread;
 use super::text::label_count;
+
+/// A hash map with [`QuickHash`].
+pub type Map<K, V> = HashMap<K, V, QuickHash>;
+/// A hash set with [`QuickHash`].
+pub type Set<K> = HashSet<K, QuickHash>;
+
+/// The hasher of the zone's maps: a multiply-rotate hash over 8-octet
+/// words with a random key per map, much cheaper than SipHash on the
+/// short names of a zone (the keys are the bundle's own names, never the
+/// queries', so no query can steer entries into one bucket).
+#[derive(Debug, Clone, Copy)]
+pub struct QuickHash {
+    /// The key this map's hashes start from.
+    seed: u64,
+}
+
+impl Default for QuickHash {
+    fn default() -> QuickHash {
+        QuickHash {
+            seed: fastrand::u64(..),
+        }
+    }
+}
+
+impl std::hash::BuildHasher for QuickHash {
+    type Hasher = Quick;
+    fn build_hasher(&self) -> Quick {
+        Quick(self.seed)
+    }
+}
+
+/// One hash in progress (see [`QuickHash`]).
+#[derive(Debug)]
+pub struct Quick(u64);
+
+/// An odd constant with well-spread bits (from FxHash).
+const MIX: u64 = 0x517c_c1b7_2722_0a95;
+
+impl std::hash::Hasher for Quick {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(MIX);
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(MIX);
+        }
+    }
+
+    fn write_u8(&mut self, v: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(v)).wrapping_mul(MIX);
+    }
+
+    fn write_u16(&mut self, v: u16) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(v)).wrapping_mul(MIX);
+    }
+
+    fn write_usize(&mut self, v: usize) {
+        self.0 = (self.0.rotate_left(5) ^ v as u64).wrapping_mul(MIX);
+    }
+
+    fn finish(&self) -> u64 {
+        // Fold the high bits down: hashbrown picks buckets with the low
+        // bits and tags with the high ones.
+        let h = self.0;
+        (h ^ (h >> 32)).wrapping_mul(MIX) ^ (h >> 29)
+    }
+}
 
 /// Type numbers the tree and the answer path treat specially.
 pub mod t {
@@ -188,7 +261,7 @@ pub struct Zone {
     /// Labels of the apex.
     pub origin_labels: usize,
     /// Every name of the zone, keyed by its lowercased wire form.
-    pub nodes: HashMap<Box<[u8]>, Node>,
+    pub nodes: Map<Box<[u8]>, Node>,
     /// The SOA as negative answers carry it: TTL = min(SOA TTL, MINIMUM)
     /// (RFC 2308 3).
     pub negative_soa: RSet,
@@ -229,7 +302,7 @@ impl Zone {
         // Per owner, its sets in the order first written, each with its
         // records' RDATA.
         type Building<'r> = Vec<(&'r Rec, Vec<&'r [u8]>)>;
-        let mut owners: HashMap<Box<[u8]>, Building<'_>> = HashMap::with_capacity(records.len());
+        let mut owners: Map<Box<[u8]>, Building<'_>> = Map::default();
         for (rec, wire) in &records {
             let key = super::text::lower_wire(&rec.owner).into_boxed_slice();
             let sets = owners.entry(key).or_default();
@@ -238,7 +311,8 @@ impl Zone {
                 None => sets.push((rec, vec![wire])),
             }
         }
-        let mut nodes: HashMap<Box<[u8]>, Node> = HashMap::with_capacity(owners.len() * 5 / 4);
+        let mut nodes: Map<Box<[u8]>, Node> = Map::default();
+        nodes.reserve(owners.len());
         for (key, sets) in owners {
             let rrsets: Vec<RSet> = sets
                 .iter()
@@ -308,11 +382,11 @@ type Wired = (Rec, Vec<u8>);
 /// 6.2) once, and each RRset with the TTL of its first record.
 fn collapse(origin: &Name, records: Vec<Rec>) -> Result<Vec<Wired>, Box<(Rec, String)>> {
     let mut out: Vec<Wired> = Vec::with_capacity(records.len());
-    let mut seen: HashSet<(LowerName, u16, Vec<u8>)> = HashSet::new();
-    let mut first_ttl: HashMap<(LowerName, u16), u32> = HashMap::new();
+    let mut seen: Set<(LowerName, u16, Vec<u8>)> = Set::default();
+    let mut first_ttl: Map<(LowerName, u16), u32> = Map::default();
     let mut apex_soa = false;
     for mut rec in records {
-        let wire = match rdata::to_wire(&rec.rdata) {
+        let wire = match std::mem::replace(&mut rec.wire, Ok(Vec::new())) {
             Ok(w) => w,
             Err(e) => return Err(Box::new((rec, e))),
         };
@@ -417,8 +491,8 @@ fn check(origin: &Name, files: &[PathBuf], records: &[Wired]) -> Result<(), Bund
     let in_nsec3_tree = |rec: &Rec, wire: &[u8]| {
         rec.rtype == NSEC3 || (rec.rtype == t::RRSIG && wire.get(..2) == Some(&[0, 50][..]))
     };
-    let mut types: HashMap<LowerName, Vec<u16>> = HashMap::new();
-    let mut names: HashSet<LowerName> = HashSet::new();
+    let mut types: Map<LowerName, Vec<u16>> = Map::default();
+    let mut names: Set<LowerName> = Set::default();
     for (rec, wire) in records {
         if in_nsec3_tree(rec, wire) {
             continue;
@@ -467,7 +541,8 @@ fn check(origin: &Name, files: &[PathBuf], records: &[Wired]) -> Result<(), Bund
             format!("{origin}: more than one NSEC3PARAM record at the apex"),
         ));
     }
-    let mut checked: HashSet<LowerName> = HashSet::new();
+    let any_dname = records.iter().any(|(r, _)| r.rtype == code::DNAME);
+    let mut checked: Set<LowerName> = Set::default();
     for (rec, wire) in records {
         let key = LowerName::new(&rec.owner);
         if checked.insert(key.clone())
@@ -478,7 +553,7 @@ fn check(origin: &Name, files: &[PathBuf], records: &[Wired]) -> Result<(), Bund
         }
         let problem = match rec.rtype {
             t::DS => ds_problem(wire),
-            t::NS => glue_problem(origin, rec, &names, &has, &delegated),
+            t::NS => glue_problem(origin, rec, wire, &names, &has, &delegated),
             _ => None,
         };
         if let Some(problem) = problem {
@@ -486,7 +561,7 @@ fn check(origin: &Name, files: &[PathBuf], records: &[Wired]) -> Result<(), Bund
         }
         // RFC 6672 2.4: a DNAME owner "MUST NOT have any descendants";
         // NSEC3 records sit in their own tree and are not descendants.
-        if in_nsec3_tree(rec, wire) {
+        if !any_dname || in_nsec3_tree(rec, wire) {
             continue;
         }
         let mut up = rec.owner.base_name();
@@ -562,14 +637,12 @@ fn ds_problem(wire: &[u8]) -> Option<String> {
 fn glue_problem(
     origin: &Name,
     ns: &Rec,
-    names: &HashSet<LowerName>,
+    wire: &[u8],
+    names: &Set<LowerName>,
     has: &dyn Fn(&Name, u16) -> bool,
     delegated: &dyn Fn(&Name) -> bool,
 ) -> Option<String> {
-    let RData::NS(target) = &ns.rdata else {
-        return None;
-    };
-    let target = &target.0;
+    let target = &super::request::to_name(wire).ok()?;
     let at_apex = ns.owner == *origin;
     if !at_apex && delegated(&ns.owner.base_name()) {
         return None;
