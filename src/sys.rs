@@ -12,7 +12,9 @@
 //!   atomic 64-bit words by both processes (the worker's slot);
 //! - [`signal`], [`die_with_parent`], [`lock_exclusive`],
 //!   [`try_lock_exclusive`]: `kill(2)`, `prctl(PR_SET_PDEATHSIG)` and
-//!   `flock(2)`.
+//!   `flock(2)`;
+//! - [`release_free_heap`]: glibc's `malloc_trim(3)`, so that the memory a
+//!   zone load used for scratch goes back to the system.
 //!
 //! Every `unsafe` block carries a `SAFETY` comment saying why it holds; the
 //! module is declared with `#[allow(unsafe_code)]` in `lib.rs`.
@@ -201,6 +203,21 @@ pub fn try_lock_exclusive(file: &File) -> io::Result<bool> {
         return Err(e);
     }
     Ok(true)
+}
+
+/// Give the heap's free pages back to the system (glibc `malloc_trim`;
+/// nothing elsewhere). A zone load frees far more scratch memory than the
+/// zone keeps, in pieces between live data that `free` alone never
+/// returns; without this a worker's resident memory stays at the load's
+/// peak.
+pub fn release_free_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists and
+    // releases free pages; it is thread-safe and touches no live
+    // allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 #[cfg(test)]

@@ -116,6 +116,8 @@ pub fn load(bundle: &Bundle) -> Result<Zones, BundleError> {
         }
         zones.by_apex.insert(key, zone);
     }
+    // The reader's and the checks' scratch is freed by now.
+    crate::sys::release_free_heap();
     Ok(zones)
 }
 
