@@ -17,7 +17,10 @@
 //! set and the expected RCODE, AA and section sizes. With two or more
 //! engines the normalised answers are compared and the first query on
 //! which the engines differ refuses the bundle; with one engine the verdict
-//! says so.
+//! says so. Sections are compared as sets, so rotation never looks like a
+//! divergence; for names whose fleet policy sets `max_answers` the address
+//! records are compared by number per owner, since each engine picks its
+//! own subset.
 //!
 //! ```no_run
 //! use stripedns::bundle::Bundle;

@@ -4,10 +4,11 @@
 //! native engine below the [`Engine`] trait.
 //!
 //! Data flow: [`master`] reads each zone file of a bundle (with [`text`]
-//! for the lexical layer and [`rdata`] for per-type RDATA), [`tree`] builds
-//! and checks the zone, [`request`] decodes a query in stages, [`answer`]
-//! walks the tree into a plan and [`emit`] encodes it within the size
-//! limit. The live [`answer::Zones`] sit behind an `ArcSwap`: one load per
+//! for the lexical layer and [`rdata`] for per-type RDATA, encoded once
+//! into wire form), [`tree`] builds and checks the zone, [`spread`] maps
+//! the bundle's fleet policy onto its address RRsets, [`request`] decodes a
+//! query in stages, [`answer`] walks the tree into a plan and [`emit`]
+//! encodes it within the size limit. The live [`answer::Zones`] sit behind an `ArcSwap`: one load per
 //! query, and a reload never blocks a reader.
 //!
 //! hickory-proto is used where it is right and worked around where it is

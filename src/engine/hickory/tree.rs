@@ -1,7 +1,8 @@
 //! The hickory engine's zone data: every name of a zone (empty
-//! non-terminals included) keyed by hickory's [`LowerName`], each with its
-//! RRsets in the order the zone file first wrote them, plus the zone
-//! checks Knot's `kzonecheck` makes.
+//! non-terminals included) keyed by its lowercased wire form, each with its
+//! RRsets in the order the zone file first wrote them and their records in
+//! wire form (encoded once at load by hickory's encoder), plus the zone
+//! checks Knot's `kzonecheck` makes (on hickory's [`LowerName`]).
 //!
 //! Built once per load from the records [`super::master`] read; read-only
 //! afterwards and shared by every query behind one `Arc`.
