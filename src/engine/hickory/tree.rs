@@ -333,9 +333,9 @@ impl Zone {
         }
         drop(records);
         // Empty non-terminals: every name between a record's owner and the
-        // apex.
-        let owners: Vec<Box<[u8]>> = nodes.keys().cloned().collect();
-        for key in owners {
+        // apex that owns nothing itself.
+        let mut missing: Set<&[u8]> = Set::default();
+        for key in nodes.keys() {
             let mut at = 0;
             while let Some(&len) = key.get(at) {
                 at += 1 + usize::from(len);
@@ -343,10 +343,14 @@ impl Zone {
                 if len == 0 || up.len() <= apex.len() {
                     break;
                 }
-                if !nodes.contains_key(up) {
-                    nodes.insert(up.into(), Node::default());
+                if !nodes.contains_key(up) && !missing.insert(up) {
+                    break;
                 }
             }
+        }
+        let missing: Vec<Box<[u8]>> = missing.into_iter().map(Box::from).collect();
+        for key in missing {
+            nodes.insert(key, Node::default());
         }
         // The checks found the SOA; this only fails on a broken invariant.
         let soa = nodes
