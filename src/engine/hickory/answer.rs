@@ -633,7 +633,7 @@ impl<'a> Walk<'a, '_> {
     /// each once.
     fn additional(&mut self) {
         let zone = self.zone;
-        let mut extra: Vec<&'a RSet> = Vec::new();
+        let mut extra: Vec<Part<'a>> = Vec::new();
         for part in self.plan.answer.iter().chain(self.plan.authority.iter()) {
             let Part::Set { set, .. } = part else {
                 continue;
@@ -654,22 +654,23 @@ impl<'a> Walk<'a, '_> {
                     continue;
                 };
                 for rtype in [t::A, t::AAAA] {
-                    if let Some(addr) = node.get(rtype)
-                        && !extra.iter().any(|have| std::ptr::eq(*have, addr))
-                    {
-                        extra.push(addr);
+                    let Some(addr) = node.get(rtype) else {
+                        continue;
+                    };
+                    let have = extra
+                        .iter()
+                        .any(|p| matches!(p, Part::Set { set, .. } if std::ptr::eq(*set, addr)));
+                    if !have {
+                        extra.push(Part::Set {
+                            owner: None,
+                            set: addr,
+                            turn: None,
+                        });
                     }
                 }
             }
         }
-        self.plan.additional = extra
-            .into_iter()
-            .map(|set| Part::Set {
-                owner: None,
-                set,
-                turn: None,
-            })
-            .collect();
+        self.plan.additional = extra;
     }
 }
 
