@@ -15,6 +15,12 @@
 //! - `engines_read_zone_text_alike` (proptest): the same records written in
 //!   many master-file forms (directives, includes, `$GENERATE`, escapes,
 //!   inheritance, bad lines).
+//! - `engines_answer_fleets_alike`, `engines_answer_random_fleets_alike`
+//!   (proptest): random zones under a random `bundle.toml` fleet policy
+//!   (rotation, max_answers) and random health states, each address owner
+//!   asked several times; fresh engines must give the same octets, or with
+//!   `random` rotation the same sets (address records counted per owner
+//!   where random subsets are drawn).
 //! - `engines_answer_random_packets_alike` (proptest): arbitrary octets.
 //! - `every_type_reads_alike`, `every_directive_reads_alike`: fixed lists
 //!   of good and bad records and directives.
@@ -26,12 +32,15 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use proptest::prelude::*;
 use stripedns::bundle::{Bundle, BundleError};
 use stripedns::engine::{EngineKind, Identity, Outcome, Transport};
+use stripedns::fleet::HealthState;
 
 // ---------------------------------------------------------------------
 // Independence of the engines.
@@ -574,7 +583,80 @@ fn compare(zone: &str, queries: &[Q]) -> Result<(), String> {
 
 /// [`compare`] with more files in the bundle (for `$INCLUDE`).
 fn compare_files(zone: &str, extra: &[(&str, String)], queries: &[Q]) -> Result<(), String> {
+    compare_fleet(zone, extra, queries, None)
+}
+
+/// A fleet answer policy and health states for [`compare_fleet`].
+#[derive(Debug, Clone, Default)]
+struct Fleet {
+    /// The bundle's `bundle.toml`.
+    toml: String,
+    /// Down addresses per owner name, set on both engines before the first
+    /// query.
+    health: Vec<(String, Vec<IpAddr>)>,
+    /// From this query on, both engines see every address healthy again.
+    recover_at: Option<usize>,
+    /// Some set is rotated at random: answers are compared as sets.
+    random: bool,
+    /// ... and limited too: random subsets, so address records are
+    /// compared by number per owner, not by value.
+    random_subsets: bool,
+}
+
+/// How two answers are compared under `fleet`: the octets, or with
+/// random rotation, the normalised answer (sections as sets; address
+/// records counted per owner where random subsets are drawn).
+fn same_answer(a: &[u8], b: &[u8], fleet: Option<&Fleet>) -> bool {
+    if a == b {
+        return true;
+    }
+    let Some(fleet) = fleet.filter(|f| f.random) else {
+        return false;
+    };
+    let (Some(mut na), Some(mut nb)) = (normalise(a), normalise(b)) else {
+        return false;
+    };
+    if a.len() != b.len() {
+        return false;
+    }
+    if fleet.random_subsets {
+        for n in [&mut na, &mut nb] {
+            n.sections[0] = counted_addresses(&n.sections[0]);
+        }
+    }
+    na == nb
+}
+
+/// The answer section with A and AAAA records reduced to how many each
+/// owner got (their addresses dropped).
+fn counted_addresses(section: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut out = BTreeSet::new();
+    for line in section {
+        let fields: Vec<&str> = line.splitn(5, ' ').collect();
+        if matches!(fields.get(1), Some(&"1") | Some(&"28")) {
+            *counts.entry(fields[..4].join(" ")).or_default() += 1;
+        } else {
+            out.insert(line.clone());
+        }
+    }
+    out.extend(counts.into_iter().map(|(k, n)| format!("{k} x{n}")));
+    out
+}
+
+/// [`compare_files`] under a fleet policy: both engines load the same
+/// `bundle.toml`, get the same health states at the same points, and
+/// answer the same query sequence from fresh counters.
+fn compare_fleet(
+    zone: &str,
+    extra: &[(&str, String)],
+    queries: &[Q],
+    fleet: Option<&Fleet>,
+) -> Result<(), String> {
     let dir = TempDir::with_zone(zone);
+    if let Some(f) = fleet {
+        std::fs::write(dir.0.join("bundle.toml"), &f.toml).unwrap();
+    }
     for (name, text) in extra {
         std::fs::write(dir.0.join(name), text).unwrap();
     }
@@ -612,8 +694,22 @@ fn compare_files(zone: &str, extra: &[(&str, String)], queries: &[Q]) -> Result<
         (Ok(_), Err(e)) => return Err(format!("only native refuses the zone: {e}\n{zone}")),
         (Err(e), Ok(_)) => return Err(format!("only hickory refuses the zone: {e}\n{zone}")),
     };
+    if let Some(f) = fleet {
+        let health = HealthState::from_down(f.health.iter().map(|(n, a)| (n.as_str(), a.clone())));
+        let health = Arc::new(health);
+        hickory.set_health(health.clone());
+        if let Some(n) = &native {
+            n.set_health(health);
+        }
+    }
     let (mut a, mut b) = (Vec::new(), Vec::new());
-    for q in queries {
+    for (i, q) in queries.iter().enumerate() {
+        if fleet.and_then(|f| f.recover_at) == Some(i) {
+            hickory.set_health(Arc::default());
+            if let Some(n) = &native {
+                n.set_health(Arc::default());
+            }
+        }
         let wire = wire_query(q);
         let transport = if q.tcp {
             Transport::Tcp
@@ -630,7 +726,7 @@ fn compare_files(zone: &str, extra: &[(&str, String)], queries: &[Q]) -> Result<
         let Some(native) = &native else { continue };
         let no = native.answer(&wire, transport, &mut b);
         COMPARED.fetch_add(1, Ordering::Relaxed);
-        let same = ho == no && (ho == Outcome::Drop || a == b);
+        let same = ho == no && (ho == Outcome::Drop || same_answer(&a, &b, fleet));
         if same {
             continue;
         }
@@ -639,6 +735,9 @@ fn compare_files(zone: &str, extra: &[(&str, String)], queries: &[Q]) -> Result<
         let _ = writeln!(text, "hickory {ho:?} {} octets: {na:#?}", a.len());
         let _ = writeln!(text, "native  {no:?} {} octets: {nb:#?}", b.len());
         let _ = writeln!(text, "zone:\n{zone}");
+        if let Some(f) = fleet {
+            let _ = writeln!(text, "bundle.toml:\n{}\nhealth: {:?}", f.toml, f.health);
+        }
         return Err(text);
     }
     Ok(())
@@ -685,6 +784,248 @@ proptest! {
             prop_assert!(false, "{}", e);
         }
     }
+}
+
+/// The fleet half of a generated case: per-zone rotation, per-name
+/// settings for some address owners, and which addresses are down.
+#[derive(Debug, Clone)]
+struct FleetDraw {
+    zone_rotation: Option<&'static str>,
+    /// (which address owner, rotation, max_answers).
+    names: Vec<(usize, Option<&'static str>, Option<usize>)>,
+    /// Bit i: the i-th address record is down.
+    down_mask: u64,
+    /// Owners (by index) whose addresses are all down.
+    all_down: Vec<usize>,
+    recover_at: Option<usize>,
+    /// How many times each address owner is asked (exercises counters).
+    repeats: usize,
+}
+
+fn fleet_strategy(random: bool) -> impl Strategy<Value = FleetDraw> {
+    let rotations: Vec<&'static str> = if random {
+        vec!["random", "random", "cyclic", "off"]
+    } else {
+        vec!["cyclic", "off"]
+    };
+    (
+        prop::option::weighted(0.5, prop::sample::select(rotations.clone())),
+        prop::collection::vec(
+            (
+                any::<usize>(),
+                prop::option::weighted(0.5, prop::sample::select(rotations)),
+                prop::option::weighted(0.6, 1usize..10),
+            ),
+            0..5,
+        ),
+        any::<u64>(),
+        prop::collection::vec(any::<usize>(), 0..2),
+        prop::option::weighted(0.3, 0usize..60),
+        1usize..8,
+    )
+        .prop_map(
+            |(zone_rotation, names, down_mask, all_down, recover_at, repeats)| FleetDraw {
+                zone_rotation,
+                names,
+                down_mask,
+                all_down,
+                recover_at,
+                repeats,
+            },
+        )
+}
+
+/// Turn a draw into a policy and health state for the zone's records
+/// (and its `big` set), plus the queries that ask each address owner
+/// `repeats` times, interleaved with `queries`.
+fn fleet_case(
+    records: &[Rr],
+    big: Option<(usize, u8)>,
+    draw: &FleetDraw,
+    queries: &[Q],
+) -> (Fleet, Vec<Q>) {
+    // (owner labels, address) of every address record of the zone text.
+    let mut addrs: Vec<(Vec<&'static str>, IpAddr)> = records
+        .iter()
+        .filter(|r| matches!(r.rtype, "A" | "AAAA"))
+        .filter_map(|r| Some((r.owner.clone(), r.rdata.parse().ok()?)))
+        .collect();
+    if let Some((count, label)) = big {
+        let owner = LABELS[usize::from(label) % LABELS.len()];
+        if !records
+            .iter()
+            .any(|r| r.owner == [owner] && r.rtype == "CNAME")
+        {
+            for i in 0..count {
+                addrs.push((vec![owner], format!("198.51.100.{i}").parse().unwrap()));
+            }
+        }
+    }
+    let mut owners: Vec<Vec<&'static str>> = Vec::new();
+    for (o, _) in &addrs {
+        // Fleet names are host names: `*` only as the first label.
+        if !owners.contains(o) && !o.iter().skip(1).any(|l| *l == "*") {
+            owners.push(o.clone());
+        }
+    }
+    let fqdn = |o: &[&str]| format!("{}.{ORIGIN}", o.join("."));
+    let mut toml = String::new();
+    let mut random = false;
+    let mut limited = false;
+    if let Some(r) = draw.zone_rotation {
+        let _ = writeln!(toml, "[[zone]]\norigin = \"{ORIGIN}\"\nrotation = \"{r}\"");
+        random |= r == "random";
+    }
+    let mut named: Vec<usize> = Vec::new();
+    for &(pick, rotation, max) in &draw.names {
+        if owners.is_empty() {
+            break;
+        }
+        let at = pick % owners.len();
+        if named.contains(&at) {
+            continue;
+        }
+        named.push(at);
+        let _ = writeln!(toml, "[[fleet]]\nname = \"{}\"", fqdn(&owners[at]));
+        if let Some(r) = rotation {
+            let _ = writeln!(toml, "rotation = \"{r}\"");
+            random |= r == "random";
+        }
+        if let Some(m) = max {
+            let _ = writeln!(toml, "max_answers = {m}");
+            limited = true;
+        }
+    }
+    let mut health: Vec<(String, Vec<IpAddr>)> = Vec::new();
+    for (i, (o, a)) in addrs.iter().enumerate() {
+        let all = draw
+            .all_down
+            .iter()
+            .any(|&k| !owners.is_empty() && owners[k % owners.len()] == *o);
+        if all || draw.down_mask >> (i % 64) & 1 == 1 {
+            health.push((fqdn(o), vec![*a]));
+        }
+    }
+    let mut asked = Vec::new();
+    let mut extra = queries.iter();
+    for round in 0..draw.repeats {
+        for (k, o) in owners.iter().enumerate() {
+            // A fresh name below a wildcard owner stands for it.
+            let labels: Vec<&'static str> = if o.first() == Some(&"*") {
+                std::iter::once("g1")
+                    .chain(o[1..].iter().copied())
+                    .collect()
+            } else {
+                o.clone()
+            };
+            asked.push(Q {
+                labels,
+                outside: false,
+                case_mask: 0,
+                qtype: [1, 28, 255][(round + k) % 3],
+                qclass: 1,
+                opcode: 0,
+                edns: Some((1232, false, false, 0)),
+                tcp: (round + k) % 4 == 0,
+                mangle: None,
+            });
+            if let Some(q) = extra.next() {
+                asked.push(q.clone());
+            }
+        }
+    }
+    asked.extend(extra.cloned());
+    let fleet = Fleet {
+        toml,
+        health,
+        recover_at: draw.recover_at,
+        random,
+        // Random subsets need a limit on some set; with limits only on
+        // cyclic or off sets the answers are still the same octets.
+        random_subsets: random && limited,
+    };
+    (fleet, asked)
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Random zones under a random fleet policy (rotation off or cyclic,
+    /// max_answers) and random health states: fresh engines given the
+    /// same queries give the same octets.
+    #[test]
+    fn engines_answer_fleets_alike(
+        records in prop::collection::vec(rr_strategy(), 0..30),
+        big in prop::option::weighted(0.5, (2usize..40, any::<u8>())),
+        draw in fleet_strategy(false),
+        queries in prop::collection::vec(query_strategy(), 0..20),
+    ) {
+        let records = valid(records);
+        let zone = zone_text(&records, 0, big);
+        let (fleet, queries) = fleet_case(&records, big, &draw, &queries);
+        prop_assert!(!fleet.random);
+        if let Err(e) = compare_fleet(&zone, &[], &queries, Some(&fleet)) {
+            prop_assert!(false, "{}", e);
+        }
+    }
+
+    /// The same with `random` rotation in the mix: answers compared as
+    /// sets, and by number of addresses per owner where random subsets
+    /// are drawn.
+    #[test]
+    fn engines_answer_random_fleets_alike(
+        records in prop::collection::vec(rr_strategy(), 0..30),
+        big in prop::option::weighted(0.5, (2usize..40, any::<u8>())),
+        draw in fleet_strategy(true),
+        queries in prop::collection::vec(query_strategy(), 0..20),
+    ) {
+        let records = valid(records);
+        let zone = zone_text(&records, 0, big);
+        let (fleet, queries) = fleet_case(&records, big, &draw, &queries);
+        if let Err(e) = compare_fleet(&zone, &[], &queries, Some(&fleet)) {
+            prop_assert!(false, "{}", e);
+        }
+    }
+}
+
+/// The relaxed comparison still tells different answers apart.
+#[test]
+fn random_fleet_comparison_is_not_blind() {
+    // One A record answer for www.example. with addresses 1 and 2.
+    let answer = |addrs: &[u8]| {
+        let mut m = b"\x00\x01\x84\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x00\x00\x01\x00\x01".to_vec();
+        m[7] = addrs.len() as u8;
+        for &a in addrs {
+            m.extend(b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\xc0\x00\x02");
+            m.push(a);
+        }
+        m
+    };
+    let sets = Fleet {
+        random: true,
+        ..Fleet::default()
+    };
+    let subsets = Fleet {
+        random_subsets: true,
+        ..sets.clone()
+    };
+    assert!(same_answer(&answer(&[1, 2]), &answer(&[2, 1]), Some(&sets)));
+    assert!(!same_answer(&answer(&[1, 2]), &answer(&[2, 1]), None));
+    assert!(!same_answer(
+        &answer(&[1, 2]),
+        &answer(&[1, 3]),
+        Some(&sets)
+    ));
+    assert!(same_answer(
+        &answer(&[1, 2]),
+        &answer(&[3, 4]),
+        Some(&subsets)
+    ));
+    assert!(!same_answer(
+        &answer(&[1, 2]),
+        &answer(&[3]),
+        Some(&subsets)
+    ));
 }
 
 proptest! {

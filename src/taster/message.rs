@@ -11,7 +11,7 @@
 //! lowercased. The additional section is left out (which glue a server
 //! adds is its own choice).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use crate::engine::native::record::rtype;
@@ -59,6 +59,14 @@ impl Response {
 
     /// The response reduced to what two engines must agree on, one line.
     pub fn normalised(&self) -> String {
+        self.normalised_counting(|_| false)
+    }
+
+    /// [`Response::normalised`], with the A and AAAA records of the answer
+    /// section whose owner `counted` names reduced to their number per
+    /// owner, type, class and TTL: the form for sets from which a fleet
+    /// policy's `max_answers` lets each engine pick its own subset.
+    pub fn normalised_counting(&self, counted: impl Fn(&[u8]) -> bool) -> String {
         let mut out = format!(
             "{} opcode {} [",
             rcode_name(self.rcode),
@@ -85,7 +93,28 @@ impl Response {
             let _ = write!(out, " opt v{v}{}", if d { " do" } else { "" });
         }
         for (label, section) in [("an", &self.answer), ("ns", &self.authority)] {
-            let set: BTreeSet<String> = section.iter().map(rr_text).collect();
+            let mut set = BTreeSet::new();
+            let mut subsets: BTreeMap<String, usize> = BTreeMap::new();
+            for rr in section {
+                if label == "an" && matches!(rr.rtype, rtype::A | rtype::AAAA) && counted(&rr.owner)
+                {
+                    let key = format!(
+                        "{} {} {} {}",
+                        name_text(&rr.owner),
+                        rr.ttl,
+                        rr.class,
+                        type_name(rr.rtype)
+                    );
+                    *subsets.entry(key).or_default() += 1;
+                } else {
+                    set.insert(rr_text(rr));
+                }
+            }
+            set.extend(
+                subsets
+                    .into_iter()
+                    .map(|(k, n)| format!("{k} ({n} of the set)")),
+            );
             let _ = write!(out, " {label} {{");
             for r in set {
                 let _ = write!(out, " {r};");

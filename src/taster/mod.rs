@@ -17,7 +17,10 @@
 //! set and the expected RCODE, AA and section sizes. With two or more
 //! engines the normalised answers are compared and the first query on
 //! which the engines differ refuses the bundle; with one engine the verdict
-//! says so.
+//! says so. Sections are compared as sets, so rotation never looks like a
+//! divergence; for names whose fleet policy sets `max_answers` the address
+//! records are compared by number per owner, since each engine picks its
+//! own subset.
 //!
 //! ```no_run
 //! use stripedns::bundle::Bundle;
@@ -189,6 +192,8 @@ pub fn taste(bundle: &Bundle, config: &TasteConfig) -> Verdict {
         }
     }
 
+    // A bad policy already failed every engine's load.
+    let limited = Limited::of(&crate::fleet::FleetPolicy::from_bundle(bundle).unwrap_or_default());
     let probes = if engines.is_empty() {
         Vec::new()
     } else {
@@ -203,7 +208,8 @@ pub fn taste(bundle: &Bundle, config: &TasteConfig) -> Verdict {
 
     for (kind, engine, load_ms) in engines {
         let before = failures.failed;
-        let (answered, normal) = match serve_and_ask(engine, &probes, config, kind, &mut failures) {
+        let asked = serve_and_ask(engine, &probes, config, kind, &limited, &mut failures);
+        let (answered, normal) = match asked {
             Ok(r) => r,
             Err(e) => {
                 failures.check(Some(format!("{kind}: cannot serve on loopback: {e}")));
@@ -266,6 +272,54 @@ fn names(answers: &[(EngineKind, Vec<Option<String>>)]) -> String {
         .join(", ")
 }
 
+/// The names whose address RRsets a fleet policy limits with
+/// `max_answers`: each engine picks its own subset of them (the cyclic
+/// counters of two engines drift apart as soon as one UDP query is
+/// retried, and `random` draws differ anyway), so the divergence gate
+/// compares how many addresses such an owner got, not which. Everything
+/// else, and the order-free sets of unlimited rotated RRsets, is compared
+/// in full.
+#[derive(Debug, Default)]
+struct Limited {
+    /// Lowercased wire names with `max_answers`; `*.` names stand for the
+    /// names below them (a wildcard's answers carry the query name).
+    names: Vec<Vec<u8>>,
+}
+
+impl Limited {
+    /// The limited names of `policy`.
+    fn of(policy: &crate::fleet::FleetPolicy) -> Limited {
+        Limited {
+            names: policy
+                .names
+                .iter()
+                .filter(|n| n.max_answers.is_some())
+                .map(|n| n.wire.clone())
+                .collect(),
+        }
+    }
+
+    /// Whether the answer records owned by `owner` (lowercased wire form)
+    /// may be a subset chosen by the engine.
+    fn covers(&self, owner: &[u8]) -> bool {
+        self.names
+            .iter()
+            .any(|name| match name.strip_prefix(b"\x01*") {
+                Some(parent) => owner.len() > parent.len() && owner.ends_with(parent),
+                None => name == owner,
+            })
+    }
+
+    /// The form in which two engines' answers are compared.
+    fn normalised(&self, r: &message::Response) -> String {
+        if self.names.is_empty() {
+            r.normalised()
+        } else {
+            r.normalised_counting(|owner| self.covers(owner))
+        }
+    }
+}
+
 /// The divergence gate: the first (probe, transport) on which an engine
 /// answers differently from the first engine fails the bundle.
 fn compare(
@@ -299,6 +353,7 @@ fn serve_and_ask(
     probes: &[Probe],
     config: &TasteConfig,
     kind: EngineKind,
+    limited: &Limited,
     failures: &mut Failures,
 ) -> io::Result<(usize, Vec<Option<String>>)> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -341,7 +396,7 @@ fn serve_and_ask(
                         Ok(r) => {
                             failures
                                 .check(judge(probe, &r, id_of(i)).map(|f| format!("{what}: {f}")));
-                            normal.push(Some(r.normalised()));
+                            normal.push(Some(limited.normalised(&r)));
                         }
                     }
                 }
@@ -615,6 +670,94 @@ mod tests {
             "{}",
             failures.shown[0]
         );
+    }
+
+    /// A response to `name` A with one A record per address `10.0.0.a`.
+    fn a_response(name: &str, addrs: &[u8]) -> message::Response {
+        let mut wire = Vec::new();
+        for label in name.trim_end_matches('.').split('.') {
+            wire.push(label.len() as u8);
+            wire.extend_from_slice(label.as_bytes());
+        }
+        wire.push(0);
+        let mut m = vec![0, 1, 0x84, 0, 0, 1, 0, addrs.len() as u8, 0, 0, 0, 0];
+        m.extend_from_slice(&wire);
+        m.extend_from_slice(&[0, 1, 0, 1]);
+        for &a in addrs {
+            m.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 0, 0, a]);
+        }
+        message::parse(&m).unwrap()
+    }
+
+    #[test]
+    fn divergence_gate_allows_each_engine_its_own_limited_subset() {
+        let policy = crate::fleet::FleetPolicy::parse(
+            b"[[fleet]]\nname = \"www.example.\"\nrotation = \"random\"\nmax_answers = 2\n\
+              [[fleet]]\nname = \"*.pool.example.\"\nmax_answers = 2\n\
+              [[zone]]\norigin = \"example.\"\nrotation = \"random\"\n",
+            std::path::Path::new("bundle.toml"),
+        )
+        .unwrap();
+        let limited = Limited::of(&policy);
+        let names = ["www.example.", "x.pool.example.", "api.example."];
+        let probes = names.map(probe);
+        let gate = |first: [&[u8]; 3], second: [&[u8]; 3]| {
+            let side = |addrs: [&[u8]; 3]| {
+                names
+                    .iter()
+                    .zip(addrs)
+                    .flat_map(|(name, a)| {
+                        let text = limited.normalised(&a_response(name, a));
+                        [Some(text.clone()), Some(text)]
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let answers = vec![
+                (EngineKind::Native, side(first)),
+                (EngineKind::Native, side(second)),
+            ];
+            let mut failures = Failures::default();
+            compare(&answers, &probes, &mut failures);
+            failures.shown
+        };
+        // Different subsets of limited sets, a random order elsewhere: alike.
+        assert_eq!(
+            gate(
+                [&[1, 2], &[5, 6], &[1, 2, 3]],
+                [&[3, 4], &[7, 5], &[3, 1, 2]]
+            ),
+            Vec::<String>::new()
+        );
+        // A subset of another size is a divergence.
+        let shown = gate([&[1, 2], &[5, 6], &[1]], [&[3], &[5, 6], &[1]]);
+        assert!(shown[0].contains("disagree on www.example. A"), "{shown:?}");
+        // So is another address for a name without a limit.
+        let shown = gate([&[1, 2], &[5, 6], &[1, 2]], [&[1, 2], &[5, 6], &[1, 3]]);
+        assert!(shown[0].contains("disagree on api.example. A"), "{shown:?}");
+        // The wildcard stands for names below it only.
+        assert!(limited.covers(b"\x01x\x04pool\x07example\x00"));
+        assert!(!limited.covers(b"\x04pool\x07example\x00"));
+    }
+
+    #[test]
+    fn fleet_policies_taste_without_false_divergence() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut zone = "$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n".to_string();
+        for i in 0..12 {
+            zone.push_str(&format!(
+                "www A 10.0.0.{i}\napi A 10.0.1.{i}\n*.pool AAAA 2001:db8::{i:x}\n"
+            ));
+        }
+        std::fs::write(dir.path().join("example.com.zone"), zone).unwrap();
+        std::fs::write(
+            dir.path().join("bundle.toml"),
+            "[[zone]]\norigin = \"example.com.\"\nrotation = \"random\"\n\
+             [[fleet]]\nname = \"www.example.com.\"\nmax_answers = 4\n\
+             [[fleet]]\nname = \"*.pool.example.com.\"\nrotation = \"cyclic\"\nmax_answers = 3\n",
+        )
+        .unwrap();
+        let verdict = taste_dir(dir.path(), &TasteConfig::default());
+        assert!(verdict.promote(), "{verdict:?}");
     }
 
     #[test]

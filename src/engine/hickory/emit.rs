@@ -17,13 +17,11 @@
 //! below 2^14), the same bounds the native engine uses, so both engines
 //! produce responses of the same size and truncate at the same RRset.
 
-use hickory_proto::rr::RData;
-
 use crate::engine::{Identity, Transport};
 
 use super::answer::{MadeData, Part, Plan};
 use super::request::{Edns, Request};
-use super::text;
+use super::spread;
 use super::tree::t;
 
 /// RFC 6891 6.2.5: the server's own UDP payload size (1232, as DNS Flag
@@ -42,16 +40,73 @@ const OPTION_NSID: u16 = 3;
 /// Longest NSID payload sent.
 const NSID_MAX: usize = 512;
 
+/// The names written so far, for compression: where each starts in the
+/// message and its lowercased wire form, in fixed arrays on the stack.
+struct Marks {
+    /// (offset in the message, start in `octets`, length) per name.
+    at: [(u16, u16, u16); MAX_MARKS],
+    /// Names remembered.
+    count: usize,
+    /// The lowercased names, one after another.
+    octets: [u8; MAX_MARK_OCTETS],
+    /// Octets of `octets` in use.
+    used: usize,
+}
+
+impl Marks {
+    fn new() -> Marks {
+        Marks {
+            at: [(0, 0, 0); MAX_MARKS],
+            count: 0,
+            octets: [0; MAX_MARK_OCTETS],
+            used: 0,
+        }
+    }
+
+    /// The offset of a remembered name equal to `name` (any case).
+    fn find(&self, name: &[u8]) -> Option<u16> {
+        self.at[..self.count]
+            .iter()
+            .find(|&&(_, start, len)| {
+                let (start, len) = (usize::from(start), usize::from(len));
+                self.octets
+                    .get(start..start + len)
+                    .is_some_and(|m| m.eq_ignore_ascii_case(name))
+            })
+            .map(|&(offset, _, _)| offset)
+    }
+
+    /// Remember that `name` starts at `offset`, while there is room.
+    fn remember(&mut self, offset: usize, name: &[u8]) {
+        // RFC 1035 4.1.4: a pointer holds a 14-bit offset.
+        if offset > 0x3FFF || self.count >= MAX_MARKS || self.used + name.len() > MAX_MARK_OCTETS {
+            return;
+        }
+        let slot = &mut self.octets[self.used..self.used + name.len()];
+        slot.copy_from_slice(name);
+        slot.make_ascii_lowercase();
+        self.at[self.count] = (offset as u16, self.used as u16, name.len() as u16);
+        self.count += 1;
+        self.used += name.len();
+    }
+
+    /// Forget the names written at or after `len`.
+    fn cut(&mut self, len: usize) {
+        while self.count > 0 && usize::from(self.at[self.count - 1].0) >= len {
+            self.count -= 1;
+            self.used -= usize::from(self.at[self.count].2);
+        }
+    }
+}
+
 /// A response under construction.
 struct Out<'a> {
     /// The message.
     buf: &'a mut Vec<u8>,
     /// Octets the message may use.
     limit: usize,
-    /// Offsets of names written, with their lowercased wire form.
-    marks: Vec<(usize, Vec<u8>)>,
-    /// Sum of the lengths in `marks`.
-    mark_octets: usize,
+    /// Names written, for compression.
+    marks: Marks,
 }
 
 impl Out<'_> {
@@ -63,8 +118,8 @@ impl Out<'_> {
         self.buf.extend_from_slice(&v.to_be_bytes());
     }
 
-    /// Write an uncompressed wire name, pointing at an earlier copy of its
-    /// longest already-written suffix.
+    /// Write an uncompressed wire name (exactly one name), pointing at an
+    /// earlier copy of its longest already-written suffix.
     fn name(&mut self, wire: &[u8]) {
         let mut at = 0;
         while let Some(&len) = wire.get(at) {
@@ -72,23 +127,11 @@ impl Out<'_> {
                 break;
             }
             let rest = &wire[at..];
-            if let Some(&(offset, _)) = self
-                .marks
-                .iter()
-                .find(|(_, m)| m.eq_ignore_ascii_case(rest))
-            {
-                self.u16(0xC000 | offset as u16);
+            if let Some(offset) = self.marks.find(rest) {
+                self.u16(0xC000 | offset);
                 return;
             }
-            let here = self.buf.len();
-            // RFC 1035 4.1.4: a pointer holds a 14-bit offset.
-            if here <= 0x3FFF
-                && self.marks.len() < MAX_MARKS
-                && self.mark_octets + rest.len() <= MAX_MARK_OCTETS
-            {
-                self.mark_octets += rest.len();
-                self.marks.push((here, rest.to_ascii_lowercase()));
-            }
+            self.marks.remember(self.buf.len(), rest);
             let end = (at + 1 + usize::from(len)).min(wire.len());
             self.buf.extend_from_slice(&wire[at..end]);
             at = end;
@@ -99,11 +142,7 @@ impl Out<'_> {
     /// Cut the message back to `len` octets, forgetting names past it.
     fn cut(&mut self, len: usize) {
         self.buf.truncate(len);
-        while self.marks.last().is_some_and(|(o, _)| *o >= len) {
-            if let Some((_, m)) = self.marks.pop() {
-                self.mark_octets -= m.len();
-            }
-        }
+        self.marks.cut(len);
     }
 
     /// One record; the RDATA is given by `rdata`.
@@ -116,22 +155,20 @@ impl Out<'_> {
         self.u16(0);
         let start = self.buf.len();
         match rdata {
-            Data::Zone(r, wire) => match r {
-                RData::NS(n) => self.name(&text::wire(&n.0)),
-                RData::CNAME(n) => self.name(&text::wire(&n.0)),
-                RData::PTR(n) => self.name(&text::wire(&n.0)),
-                RData::MX(mx) => {
-                    self.u16(mx.preference);
-                    self.name(&text::wire(&mx.exchange));
+            // RFC 1035 4.1.4 and RFC 3597 4: names in the RDATA of NS,
+            // CNAME, PTR, MX and SOA are compressed; nothing else is.
+            Data::Zone(wire) => match rtype {
+                t::NS | t::CNAME | t::PTR => self.name(wire),
+                t::MX if wire.len() > 2 => {
+                    self.buf.extend_from_slice(&wire[..2]);
+                    self.name(&wire[2..]);
                 }
-                RData::SOA(soa) => {
-                    self.name(&text::wire(&soa.mname));
-                    self.name(&text::wire(&soa.rname));
-                    self.u32(soa.serial);
-                    self.u32(soa.refresh as u32);
-                    self.u32(soa.retry as u32);
-                    self.u32(soa.expire as u32);
-                    self.u32(soa.minimum);
+                t::SOA => {
+                    let (mname, rest) = wire.split_at(name_len(wire));
+                    let (rname, numbers) = rest.split_at(name_len(rest));
+                    self.name(mname);
+                    self.name(rname);
+                    self.buf.extend_from_slice(numbers);
                 }
                 _ => self.buf.extend_from_slice(wire),
             },
@@ -147,12 +184,30 @@ impl Out<'_> {
     /// Write one part of a section; returns the records written.
     fn part(&mut self, part: &Part<'_>) -> u16 {
         match part {
-            Part::Set { owner, set } => {
-                let owner = owner.as_deref().unwrap_or(&set.owner_wire);
-                for (r, w) in set.rdatas.iter().zip(&set.wires) {
-                    self.record(owner, set.rtype, 1, set.ttl, Data::Zone(r, w));
+            Part::Set { owner, set, turn } => {
+                let owner = owner.as_deref().unwrap_or(&set.owner);
+                match turn {
+                    Some(turn) => {
+                        let mut written = 0u16;
+                        turn.order(
+                            set.len(),
+                            |i| set.rdata(i).and_then(spread::address),
+                            |i| {
+                                if let Some(w) = set.rdata(i) {
+                                    self.record(owner, set.rtype, 1, set.ttl, Data::Zone(w));
+                                    written += 1;
+                                }
+                            },
+                        );
+                        written
+                    }
+                    None => {
+                        for w in set.rdatas() {
+                            self.record(owner, set.rtype, 1, set.ttl, Data::Zone(w));
+                        }
+                        set.len() as u16
+                    }
                 }
-                set.rdatas.len() as u16
             }
             Part::Made {
                 owner,
@@ -172,10 +227,22 @@ impl Out<'_> {
     }
 }
 
+/// Length of the uncompressed wire name at the start of `wire`.
+fn name_len(wire: &[u8]) -> usize {
+    let mut at = 0;
+    while let Some(&len) = wire.get(at) {
+        at += 1 + usize::from(len);
+        if len == 0 {
+            break;
+        }
+    }
+    at.min(wire.len())
+}
+
 /// RDATA to write.
 enum Data<'a> {
-    /// Zone data: the value and its wire form.
-    Zone(&'a RData, &'a [u8]),
+    /// Zone data in wire form, names uncompressed.
+    Zone(&'a [u8]),
     /// A name, compressed.
     Name(&'a [u8]),
     /// Octets as they are.
@@ -220,13 +287,12 @@ pub fn encode(
     let mut w = Out {
         buf: out,
         limit: limit.saturating_sub(opt_room),
-        marks: Vec::new(),
-        mark_octets: 0,
+        marks: Marks::new(),
     };
     w.buf.extend_from_slice(&[0; 12]);
     let qdcount = match req.question.as_ref().filter(|_| !plan.omit_question) {
         Some(q) => {
-            w.name(&q.wire);
+            w.name(q.wire.as_bytes());
             w.u16(q.qtype);
             w.u16(q.qclass);
             1u16

@@ -13,7 +13,7 @@
 
 use std::path::PathBuf;
 
-use hickory_proto::rr::{Name, RData};
+use hickory_proto::rr::Name;
 
 use crate::bundle::{Bundle, BundleError, ZoneFile};
 
@@ -46,8 +46,9 @@ pub struct Rec {
     pub rtype: u16,
     /// Time to live.
     pub ttl: u32,
-    /// The data.
-    pub rdata: RData,
+    /// The data in uncompressed wire form (hickory's encoder), or why it
+    /// cannot be encoded.
+    pub wire: Result<Vec<u8>, String>,
     /// Index into [`Loaded::files`].
     pub file: usize,
     /// 1-based line of the record.
@@ -295,7 +296,7 @@ fn record(
         owner,
         rtype,
         ttl: ttl.or(frame.default_ttl).unwrap_or(DEFAULT_TTL),
-        rdata,
+        wire: rdata::to_wire(&rdata),
         file,
         line: entry.line,
         text: text::show(tokens),

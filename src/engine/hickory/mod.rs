@@ -4,10 +4,11 @@
 //! native engine below the [`Engine`] trait.
 //!
 //! Data flow: [`master`] reads each zone file of a bundle (with [`text`]
-//! for the lexical layer and [`rdata`] for per-type RDATA), [`tree`] builds
-//! and checks the zone, [`request`] decodes a query in stages, [`answer`]
-//! walks the tree into a plan and [`emit`] encodes it within the size
-//! limit. The live [`answer::Zones`] sit behind an `ArcSwap`: one load per
+//! for the lexical layer and [`rdata`] for per-type RDATA, encoded once
+//! into wire form), [`tree`] builds and checks the zone, [`spread`] maps
+//! the bundle's fleet policy onto its address RRsets, [`request`] decodes a
+//! query in stages, [`answer`] walks the tree into a plan and [`emit`]
+//! encodes it within the size limit. The live [`answer::Zones`] sit behind an `ArcSwap`: one load per
 //! query, and a reload never blocks a reader.
 //!
 //! hickory-proto is used where it is right and worked around where it is
@@ -33,7 +34,6 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use hickory_proto::rr::LowerName;
 
 use crate::bundle::{Bundle, BundleError};
 use crate::fleet::HealthState;
@@ -47,6 +47,7 @@ pub mod fuzzing;
 pub mod master;
 pub mod rdata;
 pub mod request;
+pub mod spread;
 pub mod text;
 pub mod tree;
 
@@ -88,20 +89,25 @@ impl HickoryEngine {
 /// Read, check and build every zone of `bundle`.
 pub fn load(bundle: &Bundle) -> Result<Zones, BundleError> {
     // The policy is part of the bundle: a bad one fails the load.
-    let _policy = crate::fleet::FleetPolicy::from_bundle(bundle)?;
+    let policy = crate::fleet::FleetPolicy::from_bundle(bundle)?;
     let mut zones = Zones::default();
     for file in bundle.zones() {
         let loaded = master::read_zone(bundle, file)?;
         #[cfg(feature = "fault-injection")]
         for rec in &loaded.records {
-            if let hickory_proto::rr::RData::TXT(txt) = &rec.rdata {
-                for text in txt.txt_data.iter() {
+            if let (tree::t::TXT, Ok(wire)) = (rec.rtype, &rec.wire) {
+                // TXT RDATA: character strings, each after its length.
+                let mut rest = &wire[..];
+                while let Some((&len, tail)) = rest.split_first() {
+                    let (text, next) = tail.split_at(usize::from(len).min(tail.len()));
                     crate::fault::on_load_txt(text);
+                    rest = next;
                 }
             }
         }
-        let zone = Zone::build(loaded)?;
-        let key = LowerName::new(&zone.origin);
+        let mut zone = Zone::build(loaded)?;
+        spread::attach(&mut zone, &policy);
+        let key = zone.apex.clone();
         if zones.by_apex.contains_key(&key) {
             return Err(BundleError::Zone {
                 file: file.path.clone(),
@@ -111,6 +117,8 @@ pub fn load(bundle: &Bundle) -> Result<Zones, BundleError> {
         }
         zones.by_apex.insert(key, zone);
     }
+    // The reader's and the checks' scratch is freed by now.
+    crate::sys::release_free_heap();
     Ok(zones)
 }
 
@@ -126,7 +134,7 @@ impl Engine for HickoryEngine {
 
     fn answer(&self, query: &[u8], transport: Transport, out: &mut Vec<u8>) -> Outcome {
         let zones = self.zones.load();
-        if answer::answer(&zones, &self.identity, query, transport, out) {
+        if answer::answer(&zones, &self.health, &self.identity, query, transport, out) {
             Outcome::Reply
         } else {
             Outcome::Drop

@@ -9,8 +9,9 @@
 //! hides what the client sent), and it drops the header's Z bit. Instead
 //! the header is read field by field, names are decompressed here with
 //! the RFC 1035 rules (pointers only strictly backward, labels of 63
-//! octets or less, names of 255 or less) and turned into hickory
-//! [`Name`]s, and the other records are skipped by their RDLENGTH.
+//! octets or less, names of 255 or less) into a [`WireName`] on the stack
+//! (no allocation per query), and the other records are skipped by their
+//! RDLENGTH.
 
 use hickory_proto::rr::Name;
 use hickory_proto::serialize::binary::BinDecoder;
@@ -51,13 +52,52 @@ pub struct Edns {
     pub nsid: bool,
 }
 
+/// A checked uncompressed wire name held inline: at most 255 octets,
+/// labels of 63 or less, ending in the root label.
+#[derive(Clone, Copy)]
+pub struct WireName {
+    /// The octets; the first `len` are the name.
+    octets: [u8; NAME_MAX],
+    /// Its length.
+    len: u8,
+}
+
+impl WireName {
+    /// The root name.
+    pub const ROOT: WireName = WireName {
+        octets: [0; NAME_MAX],
+        len: 1,
+    };
+
+    /// The name's octets.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.octets[..usize::from(self.len)]
+    }
+
+    /// Append one octet; false when the name would exceed 255 octets.
+    fn push(&mut self, octet: u8) -> bool {
+        match self.octets.get_mut(usize::from(self.len)) {
+            Some(slot) => {
+                *slot = octet;
+                self.len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl std::fmt::Debug for WireName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.as_bytes())
+    }
+}
+
 /// The question.
 #[derive(Debug, Clone)]
 pub struct Question {
-    /// The name, case as received.
-    pub name: Name,
-    /// Its uncompressed wire form, case as received.
-    pub wire: Vec<u8>,
+    /// The name in uncompressed wire form, case as received.
+    pub wire: WireName,
     /// QTYPE.
     pub qtype: u16,
     /// QCLASS.
@@ -126,12 +166,14 @@ fn body<'a>(
     counts: [u16; 4],
     req: &mut Request,
 ) -> Result<(), Malformed> {
-    let wire = read_name(msg, d)?;
+    let mut wire = WireName {
+        octets: [0; NAME_MAX],
+        len: 0,
+    };
+    read_name(msg, d, Some(&mut wire))?;
     let qtype = u16v(d)?;
     let qclass = u16v(d)?;
-    let name = to_name(&wire)?;
     req.question = Some(Question {
-        name,
         wire,
         qtype,
         qclass,
@@ -139,12 +181,12 @@ fn body<'a>(
     let others = u32::from(counts[1]) + u32::from(counts[2]);
     for _ in 0..others {
         // RFC 6891 6.1.1: OPT belongs in the additional section only.
-        if skip_record(msg, d)?.1 == t::OPT {
+        if skip_record(msg, d)?.0 == t::OPT {
             return Err(Malformed::Opt);
         }
     }
     for _ in 0..counts[3] {
-        let (_owner, rtype, class, ttl, rdata) = skip_record(msg, d)?;
+        let (rtype, class, ttl, rdata) = skip_record(msg, d)?;
         if rtype != t::OPT {
             continue;
         }
@@ -181,12 +223,12 @@ fn u16v(d: &mut BinDecoder<'_>) -> Result<u16, Malformed> {
         .map_err(|_| Malformed::Short)
 }
 
-/// A record skipped over: (owner wire, type, class, ttl, rdata).
-type Skipped<'a> = (Vec<u8>, u16, u16, u32, &'a [u8]);
+/// A record skipped over: (type, class, ttl, rdata).
+type Skipped<'a> = (u16, u16, u32, &'a [u8]);
 
-/// Skip one record.
+/// Skip one record (its owner is checked, not kept).
 fn skip_record<'a>(msg: &'a [u8], d: &mut BinDecoder<'a>) -> Result<Skipped<'a>, Malformed> {
-    let owner = read_name(msg, d)?;
+    read_name(msg, d, None)?;
     let rtype = u16v(d)?;
     let class = u16v(d)?;
     let ttl = d
@@ -198,13 +240,17 @@ fn skip_record<'a>(msg: &'a [u8], d: &mut BinDecoder<'a>) -> Result<Skipped<'a>,
         .read_slice(usize::from(len))
         .map(|v| v.unverified())
         .map_err(|_| Malformed::Short)?;
-    Ok((owner, rtype, class, ttl, rdata))
+    Ok((rtype, class, ttl, rdata))
 }
 
-/// Read a possibly compressed name at the cursor, returning its
-/// uncompressed wire form and leaving the cursor after it.
-fn read_name(msg: &[u8], d: &mut BinDecoder<'_>) -> Result<Vec<u8>, Malformed> {
-    let mut out = Vec::with_capacity(32);
+/// Read a possibly compressed name at the cursor into `out` (when given)
+/// in uncompressed wire form, leaving the cursor after it.
+fn read_name(
+    msg: &[u8],
+    d: &mut BinDecoder<'_>,
+    mut out: Option<&mut WireName>,
+) -> Result<(), Malformed> {
+    let mut total = 0usize;
     let mut pos = d.index();
     // RFC 1035 4.1.4: a pointer names "a prior occurrence"; accepting only
     // targets before the start of the piece being read also rules out
@@ -218,11 +264,17 @@ fn read_name(msg: &[u8], d: &mut BinDecoder<'_>) -> Result<Vec<u8>, Malformed> {
                 let n = usize::from(len);
                 let label = msg.get(pos + 1..pos + 1 + n).ok_or(Malformed::Short)?;
                 // RFC 1035 2.3.4: 255 octets or less, the root included.
-                if out.len() + 1 + n > NAME_MAX {
+                total += 1 + n;
+                if total > NAME_MAX {
                     return Err(Malformed::LongName);
                 }
-                out.push(len);
-                out.extend_from_slice(label);
+                if let Some(out) = out.as_deref_mut() {
+                    for &octet in std::iter::once(&len).chain(label) {
+                        if !out.push(octet) {
+                            return Err(Malformed::LongName);
+                        }
+                    }
+                }
                 pos += 1 + n;
                 if n == 0 {
                     break;
@@ -245,7 +297,7 @@ fn read_name(msg: &[u8], d: &mut BinDecoder<'_>) -> Result<Vec<u8>, Malformed> {
     let resume = end_in_place.unwrap_or(pos);
     let skip = resume.checked_sub(d.index()).ok_or(Malformed::Short)?;
     d.read_slice(skip).map_err(|_| Malformed::Short)?;
-    Ok(out)
+    Ok(())
 }
 
 /// A hickory [`Name`] from a checked uncompressed wire name.
@@ -273,7 +325,12 @@ mod tests {
     fn name_at(msg: &[u8], at: usize) -> Result<Vec<u8>, Malformed> {
         let mut d = BinDecoder::new(msg);
         d.read_slice(at).unwrap();
-        read_name(msg, &mut d)
+        let mut out = WireName {
+            octets: [0; NAME_MAX],
+            len: 0,
+        };
+        read_name(msg, &mut d, Some(&mut out))?;
+        Ok(out.as_bytes().to_vec())
     }
 
     #[test]

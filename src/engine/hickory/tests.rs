@@ -705,7 +705,7 @@ fn rdata_matches_knot_wire_forms() {
     let loaded = super::master::read_zone(&bundle, &bundle.zones()[0]).unwrap();
     let mut mine = Vec::new();
     for r in &loaded.records {
-        let w = super::rdata::to_wire(&r.rdata).unwrap();
+        let w = r.wire.as_ref().unwrap();
         let hex: String = w.iter().map(|b| format!("{b:02X}")).collect();
         let first = String::from_utf8_lossy(r.owner.iter().next().unwrap_or_default()).into_owned();
         mine.push((first, hex));
@@ -717,4 +717,230 @@ fn rdata_matches_knot_wire_forms() {
             mine.iter().filter(|(o, _)| o == owner).collect::<Vec<_>>()
         );
     }
+}
+
+// ---------------------------------------------------------------------
+// Web-fleet answers (crate::fleet): rotation, max_answers, health.
+
+/// A fleet zone: `www` with `n` A records 10.0.0.i, `big` with 16 AAAA
+/// records, a wildcard fleet, a CNAME to `www`, an MX whose exchange is
+/// `www`, and RRSIGs beside `www`.
+fn fleet_engine(toml: &str) -> (TempBundle, HickoryEngine) {
+    let mut zone = String::from(
+        "$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 86400 60\n@ NS ns1\nns1 A 192.0.2.53\n\
+         @ MX 10 www\nalias CNAME www\n",
+    );
+    for i in 0..8 {
+        zone.push_str(&format!("www A 10.0.0.{i}\n"));
+        zone.push_str(&format!("*.pool A 10.1.0.{i}\n"));
+    }
+    for i in 0..16 {
+        zone.push_str(&format!("big AAAA 2001:db8::{i:x}\n"));
+    }
+    for i in 0..3 {
+        zone.push_str(&format!(
+            "www RRSIG A 8 3 300 20300101000000 20200101000000 {i} example. AAAA\n"
+        ));
+    }
+    let b = TempBundle::new(&[("example.zone", &zone), ("bundle.toml", toml)]);
+    let e = b.open().unwrap();
+    (b, e)
+}
+
+/// The answer section's A/AAAA addresses, in order.
+fn addresses(m: &Message) -> Vec<std::net::IpAddr> {
+    use hickory_proto::rr::RData;
+    m.answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(std::net::IpAddr::V4(a.0)),
+            RData::AAAA(a) => Some(std::net::IpAddr::V6(a.0)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn v4(s: &str) -> std::net::IpAddr {
+    s.parse().unwrap()
+}
+
+/// How often each address came first over `rounds` queries of `name`.
+fn first_counts(e: &HickoryEngine, name: &str, rounds: usize) -> Vec<(std::net::IpAddr, usize)> {
+    let mut counts: Vec<(std::net::IpAddr, usize)> = Vec::new();
+    for _ in 0..rounds {
+        let got = addresses(&udp(e, name, 1));
+        assert_eq!(got.len(), 8, "every record is served");
+        match counts.iter_mut().find(|(a, _)| *a == got[0]) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((got[0], 1)),
+        }
+    }
+    counts
+}
+
+#[test]
+fn cyclic_rotation_starts_one_further_each_response() {
+    let (_b, e) = fleet_engine("");
+    let first = addresses(&udp(&e, "www.example.", 1));
+    assert_eq!(
+        first,
+        (0..8)
+            .map(|i| v4(&format!("10.0.0.{i}")))
+            .collect::<Vec<_>>()
+    );
+    let second = addresses(&udp(&e, "www.example.", 1));
+    assert_eq!(second[0], v4("10.0.0.1"));
+    assert_eq!(second[7], v4("10.0.0.0"));
+    // Over 1,000 answers, each record comes first exactly 125 times.
+    let (_b, e) = fleet_engine("");
+    let counts = first_counts(&e, "www.example.", 1000);
+    assert_eq!(counts.len(), 8);
+    assert!(counts.iter().all(|&(_, n)| n == 125), "{counts:?}");
+}
+
+#[test]
+fn random_rotation_spreads_the_first_record_evenly() {
+    let (_b, e) = fleet_engine("[[zone]]\norigin = \"example.\"\nrotation = \"random\"\n");
+    let counts = first_counts(&e, "www.example.", 1000);
+    assert_eq!(counts.len(), 8, "{counts:?}");
+    // 125 expected each; the standard deviation is about 10.5, so 65 to
+    // 185 (more than 5.7 of them) fails by chance less than once in 10^7.
+    assert!(
+        counts.iter().all(|&(_, n)| (65..=185).contains(&n)),
+        "{counts:?}"
+    );
+    // Each answer is a permutation of the whole set.
+    let mut got = addresses(&udp(&e, "www.example.", 1));
+    got.sort();
+    assert_eq!(
+        got,
+        (0..8)
+            .map(|i| v4(&format!("10.0.0.{i}")))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn rotation_off_keeps_zone_order() {
+    let toml = "[[zone]]\norigin = \"example.\"\nrotation = \"random\"\n\
+                [[fleet]]\nname = \"www.example.\"\nrotation = \"off\"\n";
+    let (_b, e) = fleet_engine(toml);
+    for _ in 0..5 {
+        assert_eq!(addresses(&udp(&e, "www.example.", 1))[0], v4("10.0.0.0"));
+    }
+}
+
+#[test]
+fn max_answers_spreads_subsets_over_the_whole_set() {
+    for rotation in ["cyclic", "random"] {
+        let toml = format!(
+            "[[fleet]]\nname = \"big.example.\"\nrotation = \"{rotation}\"\nmax_answers = 8\n"
+        );
+        let (_b, e) = fleet_engine(&toml);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let got = addresses(&udp(&e, "big.example.", 28));
+            let distinct: std::collections::BTreeSet<_> = got.iter().collect();
+            assert_eq!(got.len(), 8, "{rotation}");
+            assert_eq!(distinct.len(), 8, "{rotation}: {got:?}");
+            seen.extend(got);
+        }
+        assert_eq!(
+            seen.len(),
+            16,
+            "{rotation}: all 16 served over many queries"
+        );
+    }
+}
+
+#[test]
+fn down_addresses_leave_and_all_down_fails_open() {
+    use crate::fleet::HealthState;
+    use std::sync::Arc;
+    let (_b, e) = fleet_engine("[[fleet]]\nname = \"www.example.\"\nmax_answers = 4\n");
+    let down = [v4("10.0.0.2"), v4("10.0.0.5")];
+    e.set_health(Arc::new(HealthState::from_down([(
+        "www.example.",
+        down.to_vec(),
+    )])));
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..12 {
+        let got = addresses(&udp(&e, "www.example.", 1));
+        assert_eq!(got.len(), 4);
+        assert!(got.iter().all(|a| !down.contains(a)), "{got:?}");
+        seen.extend(got);
+    }
+    assert_eq!(seen.len(), 6, "the six healthy addresses are all served");
+    // Through a CNAME the target's own policy and health apply.
+    let got = addresses(&udp(&e, "alias.example.", 1));
+    assert_eq!(got.len(), 4);
+    assert!(got.iter().all(|a| !down.contains(a)));
+    // Every address down: all of them, within the limit (fail open).
+    let all: Vec<_> = (0..8).map(|i| v4(&format!("10.0.0.{i}"))).collect();
+    e.set_health(Arc::new(HealthState::from_down([("www.example.", all)])));
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..8 {
+        seen.extend(addresses(&udp(&e, "www.example.", 1)));
+    }
+    assert_eq!(seen.len(), 8);
+    // Health returns: everything is back.
+    e.set_health(Arc::new(HealthState::default()));
+    assert_eq!(addresses(&udp(&e, "www.example.", 1)).len(), 4);
+}
+
+#[test]
+fn wildcard_answers_follow_the_wildcard_policy_and_health() {
+    use crate::fleet::HealthState;
+    use std::sync::Arc;
+    let toml = "[[fleet]]\nname = \"*.pool.example.\"\nrotation = \"off\"\nmax_answers = 2\n";
+    let (_b, e) = fleet_engine(toml);
+    for name in ["a.pool.example.", "b.pool.example."] {
+        assert_eq!(
+            addresses(&udp(&e, name, 1)),
+            [v4("10.1.0.0"), v4("10.1.0.1")]
+        );
+    }
+    e.set_health(Arc::new(HealthState::from_down([(
+        "*.pool.example.",
+        vec![v4("10.1.0.0")],
+    )])));
+    assert_eq!(
+        addresses(&udp(&e, "c.pool.example.", 1)),
+        [v4("10.1.0.1"), v4("10.1.0.2")]
+    );
+    // Health keyed by the query name instead of the owner changes nothing.
+    e.set_health(Arc::new(HealthState::from_down([(
+        "d.pool.example.",
+        vec![v4("10.1.0.0")],
+    )])));
+    assert_eq!(addresses(&udp(&e, "d.pool.example.", 1))[0], v4("10.1.0.0"));
+}
+
+#[test]
+fn rrsigs_and_additional_addresses_are_left_as_they_are() {
+    let (_b, e) = fleet_engine("[[fleet]]\nname = \"www.example.\"\nmax_answers = 2\n");
+    let sigs =
+        |m: &Message| -> Vec<String> { m.answers.iter().map(|r| r.data.to_string()).collect() };
+    let first = sigs(&udp(&e, "www.example.", 46));
+    assert_eq!(first.len(), 3);
+    for _ in 0..3 {
+        // All RRSIGs, in zone order, every time.
+        assert_eq!(sigs(&udp(&e, "www.example.", 46)), first);
+        // The MX's exchange: all eight addresses, in zone order.
+        let m = udp(&e, "example.", 15);
+        let extra: Vec<_> = m
+            .additionals
+            .iter()
+            .filter(|r| r.record_type() == RecordType::A)
+            .map(|r| r.data.to_string())
+            .collect();
+        assert_eq!(extra.len(), 8);
+        assert_eq!(extra[0], "10.0.0.0");
+    }
+    // Neither moved the counter of `www`'s A set: the first answer starts
+    // at the first record.
+    assert_eq!(
+        addresses(&udp(&e, "www.example.", 1)),
+        [v4("10.0.0.0"), v4("10.0.0.1")]
+    );
 }

@@ -1,22 +1,96 @@
 //! The hickory engine's zone data: every name of a zone (empty
-//! non-terminals included) keyed by hickory's [`LowerName`], each with its
-//! RRsets in the order the zone file first wrote them, plus the zone
-//! checks Knot's `kzonecheck` makes.
+//! non-terminals included) keyed by its lowercased wire form, each with its
+//! RRsets in the order the zone file first wrote them and their records in
+//! wire form (encoded once at load by hickory's encoder), plus the zone
+//! checks Knot's `kzonecheck` makes (on hickory's [`LowerName`]).
 //!
 //! Built once per load from the records [`super::master`] read; read-only
 //! afterwards and shared by every query behind one `Arc`.
 
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
-use hickory_proto::rr::{LowerName, Name, RData};
+use hickory_proto::rr::{LowerName, Name};
 
 use crate::bundle::BundleError;
 
 use super::master::{Loaded, Rec};
 use super::rdata::{self, code};
+use super::spread::Spread;
 use super::text::label_count;
+
+/// A hash map with [`QuickHash`].
+pub type Map<K, V> = HashMap<K, V, QuickHash>;
+/// A hash set with [`QuickHash`].
+pub type Set<K> = HashSet<K, QuickHash>;
+
+/// The hasher of the zone's maps: a multiply-rotate hash over 8-octet
+/// words with a random key per map, much cheaper than SipHash on the
+/// short names of a zone (the keys are the bundle's own names, never the
+/// queries', so no query can steer entries into one bucket).
+#[derive(Debug, Clone, Copy)]
+pub struct QuickHash {
+    /// The key this map's hashes start from.
+    seed: u64,
+}
+
+impl Default for QuickHash {
+    fn default() -> QuickHash {
+        QuickHash {
+            seed: fastrand::u64(..),
+        }
+    }
+}
+
+impl std::hash::BuildHasher for QuickHash {
+    type Hasher = Quick;
+    fn build_hasher(&self) -> Quick {
+        Quick(self.seed)
+    }
+}
+
+/// One hash in progress (see [`QuickHash`]).
+#[derive(Debug)]
+pub struct Quick(u64);
+
+/// An odd constant with well-spread bits (from FxHash).
+const MIX: u64 = 0x517c_c1b7_2722_0a95;
+
+impl std::hash::Hasher for Quick {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(MIX);
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(MIX);
+        }
+    }
+
+    fn write_u8(&mut self, v: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(v)).wrapping_mul(MIX);
+    }
+
+    fn write_u16(&mut self, v: u16) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(v)).wrapping_mul(MIX);
+    }
+
+    fn write_usize(&mut self, v: usize) {
+        self.0 = (self.0.rotate_left(5) ^ v as u64).wrapping_mul(MIX);
+    }
+
+    fn finish(&self) -> u64 {
+        // Fold the high bits down: hashbrown picks buckets with the low
+        // bits and tags with the high ones.
+        let h = self.0;
+        (h ^ (h >> 32)).wrapping_mul(MIX) ^ (h >> 29)
+    }
+}
 
 /// Type numbers the tree and the answer path treat specially.
 pub mod t {
@@ -28,6 +102,8 @@ pub mod t {
     pub const CNAME: u16 = 5;
     /// SOA.
     pub const SOA: u16 = 6;
+    /// PTR.
+    pub const PTR: u16 = 12;
     /// MX.
     pub const MX: u16 = 15;
     /// TXT.
@@ -58,28 +134,113 @@ pub mod t {
     pub const ANY: u16 = 255;
 }
 
-/// All records of one owner and type.
+/// All records of one owner and type, in wire form: encoded once at load
+/// (with hickory's encoder, names uncompressed) and copied into responses
+/// as they are, so nothing is decoded at query time.
 #[derive(Debug, Clone)]
 pub struct RSet {
-    /// The owner as first written.
-    pub owner: Name,
-    /// Its uncompressed wire form, case kept.
-    pub owner_wire: Vec<u8>,
+    /// The owner in uncompressed wire form, case as first written.
+    pub owner: Box<[u8]>,
     /// The type number.
     pub rtype: u16,
     /// The TTL of the first record written.
     pub ttl: u32,
-    /// The records' data, duplicates removed, in the order written.
-    pub rdatas: Vec<RData>,
-    /// The same data in uncompressed wire form.
-    pub wires: Vec<Vec<u8>>,
+    /// Number of records.
+    len: u32,
+    /// The RDATA length shared by every record (A: 4, AAAA: 16), or 0
+    /// when each RDATA in `data` is preceded by its 16-bit length.
+    width: u16,
+    /// The records' RDATA, duplicates removed, in the order written.
+    data: Box<[u8]>,
+    /// The fleet policy of an address RRset of two records or more.
+    pub spread: Option<Spread>,
+}
+
+impl RSet {
+    /// A set of `rtype` owned by `owner` from the RDATA wire forms `rdatas`
+    /// (each at most 65,535 octets).
+    pub fn new(owner: &[u8], rtype: u16, ttl: u32, rdatas: &[&[u8]]) -> RSet {
+        let first = rdatas.first().map_or(0, |r| r.len());
+        let fixed = matches!(rtype, t::A | t::AAAA) && rdatas.iter().all(|r| r.len() == first);
+        let mut data = Vec::with_capacity(rdatas.iter().map(|r| r.len() + 2).sum());
+        for r in rdatas {
+            if !fixed {
+                data.extend_from_slice(&(r.len() as u16).to_be_bytes());
+            }
+            data.extend_from_slice(r);
+        }
+        RSet {
+            owner: owner.into(),
+            rtype,
+            ttl,
+            len: rdatas.len() as u32,
+            width: if fixed { first as u16 } else { 0 },
+            data: data.into_boxed_slice(),
+            spread: None,
+        }
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// True for a set without records (never built).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The RDATA of record `i`.
+    pub fn rdata(&self, i: usize) -> Option<&[u8]> {
+        if self.width > 0 {
+            let w = usize::from(self.width);
+            return self.data.get(i * w..(i + 1) * w);
+        }
+        self.rdatas().nth(i)
+    }
+
+    /// Every record's RDATA, in order.
+    pub fn rdatas(&self) -> Rdatas<'_> {
+        Rdatas {
+            rest: &self.data,
+            width: usize::from(self.width),
+        }
+    }
+}
+
+/// The RDATA of an [`RSet`], one record at a time.
+#[derive(Debug, Clone)]
+pub struct Rdatas<'a> {
+    /// What is left.
+    rest: &'a [u8],
+    /// Fixed width, or 0 for length-prefixed records.
+    width: usize,
+}
+
+impl<'a> Iterator for Rdatas<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let (at, len) = if self.width > 0 {
+            (0, self.width)
+        } else {
+            let len = u16::from_be_bytes([*self.rest.first()?, *self.rest.get(1)?]);
+            (2, usize::from(len))
+        };
+        let one = self.rest.get(at..at + len)?;
+        self.rest = &self.rest[at + len..];
+        Some(one)
+    }
 }
 
 /// One name of a zone.
 #[derive(Debug, Clone, Default)]
 pub struct Node {
     /// The RRsets; empty for an empty non-terminal.
-    pub rrsets: Vec<RSet>,
+    pub rrsets: Box<[RSet]>,
     /// True for a delegation point (NS below the apex).
     pub cut: bool,
 }
@@ -94,29 +255,31 @@ impl Node {
 /// One zone ready for lookups.
 #[derive(Debug, Clone)]
 pub struct Zone {
-    /// The apex.
+    /// The apex, as hickory reads it (for messages).
     pub origin: Name,
+    /// The apex in lowercased wire form.
+    pub apex: Box<[u8]>,
     /// Labels of the apex.
     pub origin_labels: usize,
-    /// Every name of the zone.
-    pub nodes: HashMap<LowerName, Node>,
+    /// Every name of the zone, keyed by its lowercased wire form.
+    pub nodes: Map<Box<[u8]>, Node>,
     /// The SOA as negative answers carry it: TTL = min(SOA TTL, MINIMUM)
     /// (RFC 2308 3).
     pub negative_soa: RSet,
 }
 
 impl Zone {
-    /// The node of `name`, if the zone has it.
-    pub fn node(&self, name: &Name) -> Option<&Node> {
-        self.nodes.get(&LowerName::new(name))
+    /// The node of `lower` (lowercased wire form), if the zone has it.
+    pub fn node(&self, lower: &[u8]) -> Option<&Node> {
+        self.nodes.get(lower)
     }
 
     /// Number of records.
     pub fn record_count(&self) -> usize {
         self.nodes
             .values()
-            .flat_map(|n| &n.rrsets)
-            .map(|s| s.rdatas.len())
+            .flat_map(|n| n.rrsets.iter())
+            .map(RSet::len)
             .sum()
     }
 
@@ -136,56 +299,80 @@ impl Zone {
             }
         })?;
         check(&origin, &files, &records)?;
-        let mut nodes: HashMap<LowerName, Node> = HashMap::new();
+        let apex = super::text::lower_wire(&origin).into_boxed_slice();
+        // Per owner, its sets in the order first written, each with its
+        // records' RDATA.
+        type Building<'r> = Vec<(&'r Rec, Vec<&'r [u8]>)>;
+        let mut owners: Map<Box<[u8]>, Building<'_>> = Map::default();
         for (rec, wire) in &records {
-            let node = nodes.entry(LowerName::new(&rec.owner)).or_default();
-            match node.rrsets.iter_mut().find(|s| s.rtype == rec.rtype) {
-                Some(set) => {
-                    set.rdatas.push(rec.rdata.clone());
-                    set.wires.push(wire.clone());
-                }
-                None => node.rrsets.push(RSet {
-                    owner_wire: super::text::wire(&rec.owner),
-                    owner: rec.owner.clone(),
-                    rtype: rec.rtype,
-                    ttl: rec.ttl,
-                    rdatas: vec![rec.rdata.clone()],
-                    wires: vec![wire.clone()],
-                }),
+            let key = super::text::lower_wire(&rec.owner).into_boxed_slice();
+            let sets = owners.entry(key).or_default();
+            match sets.iter_mut().find(|(first, _)| first.rtype == rec.rtype) {
+                Some((_, rdatas)) => rdatas.push(wire),
+                None => sets.push((rec, vec![wire])),
             }
         }
-        // Empty non-terminals: every name between a record and the apex.
-        for (rec, _) in &records {
-            let mut name = rec.owner.base_name();
-            while label_count(&name) > label_count(&origin) {
-                if let Entry::Vacant(v) = nodes.entry(LowerName::new(&name)) {
-                    v.insert(Node::default());
+        let mut nodes: Map<Box<[u8]>, Node> = Map::default();
+        nodes.reserve(owners.len());
+        for (key, sets) in owners {
+            let rrsets: Vec<RSet> = sets
+                .iter()
+                .map(|(first, rdatas)| {
+                    let owner = super::text::wire(&first.owner);
+                    RSet::new(&owner, first.rtype, first.ttl, rdatas)
+                })
+                .collect();
+            let cut = *key != *apex && rrsets.iter().any(|s| s.rtype == t::NS);
+            nodes.insert(
+                key,
+                Node {
+                    rrsets: rrsets.into_boxed_slice(),
+                    cut,
+                },
+            );
+        }
+        drop(records);
+        // Empty non-terminals: every name between a record's owner and the
+        // apex that owns nothing itself.
+        let mut missing: Set<&[u8]> = Set::default();
+        for key in nodes.keys() {
+            let mut at = 0;
+            while let Some(&len) = key.get(at) {
+                at += 1 + usize::from(len);
+                let up = &key[at.min(key.len())..];
+                if len == 0 || up.len() <= apex.len() {
+                    break;
                 }
-                name = name.base_name();
+                if !nodes.contains_key(up) && !missing.insert(up) {
+                    break;
+                }
             }
         }
-        let apex_key = LowerName::new(&origin);
-        for (key, node) in nodes.iter_mut() {
-            node.cut = *key != apex_key && node.get(t::NS).is_some();
+        let missing: Vec<Box<[u8]>> = missing.into_iter().map(Box::from).collect();
+        for key in missing {
+            nodes.insert(key, Node::default());
         }
         // The checks found the SOA; this only fails on a broken invariant.
         let soa = nodes
-            .get(&apex_key)
+            .get(&apex)
             .and_then(|n| n.get(t::SOA))
             .ok_or_else(|| BundleError::Zone {
                 file: files.first().cloned().unwrap_or_default(),
                 line: 0,
                 message: format!("{origin}: missing SOA at the zone apex"),
             })?;
-        let minimum = match soa.rdatas.first() {
-            Some(RData::SOA(s)) => s.minimum,
-            _ => 0,
-        };
+        // MINIMUM is the last field of the SOA RDATA.
+        let minimum = soa
+            .rdata(0)
+            .and_then(|r| r.len().checked_sub(4).and_then(|at| r.get(at..)))
+            .and_then(|m| <[u8; 4]>::try_from(m).ok())
+            .map_or(0, u32::from_be_bytes);
         let mut negative_soa = soa.clone();
         negative_soa.ttl = negative_soa.ttl.min(minimum);
         Ok(Zone {
             origin_labels: label_count(&origin),
             origin,
+            apex,
             nodes,
             negative_soa,
         })
@@ -200,11 +387,11 @@ type Wired = (Rec, Vec<u8>);
 /// 6.2) once, and each RRset with the TTL of its first record.
 fn collapse(origin: &Name, records: Vec<Rec>) -> Result<Vec<Wired>, Box<(Rec, String)>> {
     let mut out: Vec<Wired> = Vec::with_capacity(records.len());
-    let mut seen: HashSet<(LowerName, u16, Vec<u8>)> = HashSet::new();
-    let mut first_ttl: HashMap<(LowerName, u16), u32> = HashMap::new();
+    let mut seen: Set<(LowerName, u16, Vec<u8>)> = Set::default();
+    let mut first_ttl: Map<(LowerName, u16), u32> = Map::default();
     let mut apex_soa = false;
     for mut rec in records {
-        let wire = match rdata::to_wire(&rec.rdata) {
+        let wire = match std::mem::replace(&mut rec.wire, Ok(Vec::new())) {
             Ok(w) => w,
             Err(e) => return Err(Box::new((rec, e))),
         };
@@ -309,8 +496,8 @@ fn check(origin: &Name, files: &[PathBuf], records: &[Wired]) -> Result<(), Bund
     let in_nsec3_tree = |rec: &Rec, wire: &[u8]| {
         rec.rtype == NSEC3 || (rec.rtype == t::RRSIG && wire.get(..2) == Some(&[0, 50][..]))
     };
-    let mut types: HashMap<LowerName, Vec<u16>> = HashMap::new();
-    let mut names: HashSet<LowerName> = HashSet::new();
+    let mut types: Map<LowerName, Vec<u16>> = Map::default();
+    let mut names: Set<LowerName> = Set::default();
     for (rec, wire) in records {
         if in_nsec3_tree(rec, wire) {
             continue;
@@ -359,7 +546,8 @@ fn check(origin: &Name, files: &[PathBuf], records: &[Wired]) -> Result<(), Bund
             format!("{origin}: more than one NSEC3PARAM record at the apex"),
         ));
     }
-    let mut checked: HashSet<LowerName> = HashSet::new();
+    let any_dname = records.iter().any(|(r, _)| r.rtype == code::DNAME);
+    let mut checked: Set<LowerName> = Set::default();
     for (rec, wire) in records {
         let key = LowerName::new(&rec.owner);
         if checked.insert(key.clone())
@@ -370,7 +558,7 @@ fn check(origin: &Name, files: &[PathBuf], records: &[Wired]) -> Result<(), Bund
         }
         let problem = match rec.rtype {
             t::DS => ds_problem(wire),
-            t::NS => glue_problem(origin, rec, &names, &has, &delegated),
+            t::NS => glue_problem(origin, rec, wire, &names, &has, &delegated),
             _ => None,
         };
         if let Some(problem) = problem {
@@ -378,7 +566,7 @@ fn check(origin: &Name, files: &[PathBuf], records: &[Wired]) -> Result<(), Bund
         }
         // RFC 6672 2.4: a DNAME owner "MUST NOT have any descendants";
         // NSEC3 records sit in their own tree and are not descendants.
-        if in_nsec3_tree(rec, wire) {
+        if !any_dname || in_nsec3_tree(rec, wire) {
             continue;
         }
         let mut up = rec.owner.base_name();
@@ -454,14 +642,12 @@ fn ds_problem(wire: &[u8]) -> Option<String> {
 fn glue_problem(
     origin: &Name,
     ns: &Rec,
-    names: &HashSet<LowerName>,
+    wire: &[u8],
+    names: &Set<LowerName>,
     has: &dyn Fn(&Name, u16) -> bool,
     delegated: &dyn Fn(&Name) -> bool,
 ) -> Option<String> {
-    let RData::NS(target) = &ns.rdata else {
-        return None;
-    };
-    let target = &target.0;
+    let target = &super::request::to_name(wire).ok()?;
     let at_apex = ns.owner == *origin;
     if !at_apex && delegated(&ns.owner.base_name()) {
         return None;
