@@ -277,6 +277,22 @@ fn king_with_metrics(blacklist: &Path) -> (ServeProcess, SocketAddr, TempBundle)
         ],
     );
     let addr = metrics_addr(&server);
+    // The first answer can come before the second worker serves, and the
+    // king notes the live bundle on its next supervision round.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let e = scrape(addr);
+        if e.sum("stripedns_workers_serving", &POP) == 2.0
+            && e.count("stripedns_live_bundle_info", &POP) == 1
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the king never reported both workers serving one bundle"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
     (server, addr, bundle)
 }
 
