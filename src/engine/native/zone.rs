@@ -6,11 +6,15 @@
 //! many threads share it behind one `Arc` with no locking.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicU64;
 
 use crate::bundle::BundleError;
+use crate::fleet::{FleetPolicy, Rotation};
 
+use super::answer::{self, Prepared};
 use super::name::{Name, NameKey};
 use super::record::{ParsedZone, rtype};
+use super::rotate::SetPolicy;
 
 pub use super::wire::name_len;
 
@@ -26,6 +30,15 @@ pub struct RRset {
     /// Each record's RDATA in uncompressed wire form, duplicates removed,
     /// in zone-file order.
     pub rdatas: Vec<Box<[u8]>>,
+    /// The web-fleet policy of an A or AAAA set of more than one record
+    /// (rotation, answer limit, health); `None` for every other set.
+    pub fleet: Option<SetPolicy>,
+    /// True for an A or AAAA set whose records all hold one address: asked
+    /// for by its own name, its answer is written straight from the RDATA.
+    pub direct: bool,
+    /// Asked for by its own name (and not [`RRset::direct`]): the answer
+    /// prepared at load time in wire form.
+    pub prepared: Option<Box<Prepared>>,
 }
 
 /// One name of a zone.
@@ -35,6 +48,9 @@ pub struct Node {
     pub rrsets: Vec<RRset>,
     /// True for a delegation point: NS here, and not the apex.
     pub cut: bool,
+    /// True when a query for this very name ends here: no delegation here
+    /// or above, no DNAME above. Only such names use prepared answers.
+    pub plain: bool,
 }
 
 impl Node {
@@ -45,7 +61,7 @@ impl Node {
 }
 
 /// One zone, ready for lookups.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Zone {
     /// The apex name.
     pub origin: Name,
@@ -56,11 +72,28 @@ pub struct Zone {
     /// The apex SOA as sent in negative answers: its TTL is
     /// min(SOA TTL, SOA MINIMUM) (RFC 2308 section 3).
     pub negative_soa: RRset,
+    /// The cyclic rotation counters of the zone's address sets, each
+    /// starting at 0 ([`SetPolicy::counter`] indexes them).
+    pub counters: Box<[AtomicU64]>,
+}
+
+/// The proper suffixes of a wire name (its ancestors), root excluded.
+fn strict_suffixes(wire: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut at = 0usize;
+    std::iter::from_fn(move || {
+        let len = usize::from(*wire.get(at)?);
+        if len == 0 {
+            return None;
+        }
+        at += 1 + len;
+        wire.get(at..).filter(|rest| rest.len() > 1)
+    })
 }
 
 impl Zone {
-    /// Build the tree of a parsed (and checked) zone.
-    pub fn build(parsed: ParsedZone) -> Result<Zone, BundleError> {
+    /// Build the tree of a parsed (and checked) zone, with the answer
+    /// policy of its address sets taken from `policy`.
+    pub fn build(parsed: ParsedZone, policy: &FleetPolicy) -> Result<Zone, BundleError> {
         let file = parsed.files.first().cloned().unwrap_or_default();
         let zone_error = |message: String| BundleError::Zone {
             file: file.clone(),
@@ -86,6 +119,9 @@ impl Zone {
                     rtype: rec.rtype,
                     ttl: rec.ttl,
                     rdatas: vec![rec.rdata],
+                    fleet: None,
+                    direct: false,
+                    prepared: None,
                 }),
             }
         }
@@ -113,6 +149,41 @@ impl Zone {
             }
             node.cut = *key != origin_key && node.get(rtype::NS).is_some();
         }
+        // Names a lookup stops at before reaching the names below them.
+        let blockers: HashSet<NameKey> = nodes
+            .iter()
+            .filter(|(_, n)| n.cut || n.get(rtype::DNAME).is_some())
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut counters = 0u32;
+        for (key, node) in nodes.iter_mut() {
+            node.plain = !node.cut && !strict_suffixes(key.as_wire()).any(|s| blockers.contains(s));
+            for set in &mut node.rrsets {
+                let width = match set.rtype {
+                    rtype::A => 4,
+                    rtype::AAAA => 16,
+                    _ => 0,
+                };
+                set.direct = width > 0 && set.rdatas.iter().all(|r| r.len() == width);
+                if !matches!(set.rtype, rtype::A | rtype::AAAA) || set.rdatas.len() < 2 {
+                    continue;
+                }
+                let p = policy.for_owner(origin_key.as_wire(), key.as_wire());
+                let counter = if p.rotation == Rotation::Cyclic {
+                    counters += 1;
+                    counters - 1
+                } else {
+                    u32::MAX
+                };
+                set.fleet = Some(SetPolicy {
+                    rotation: p.rotation,
+                    max_answers: p
+                        .max_answers
+                        .map_or(0, |m| m.min(usize::from(u16::MAX)) as u16),
+                    counter,
+                });
+            }
+        }
         let apex = nodes
             .get(&origin_key)
             .ok_or_else(|| zone_error(format!("{origin} has no records at the apex")))?;
@@ -127,12 +198,23 @@ impl Zone {
             .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
             .unwrap_or(0);
         soa.ttl = soa.ttl.min(minimum);
-        Ok(Zone {
+        let mut zone = Zone {
             origin_labels: origin.label_count(),
             origin,
             nodes,
             negative_soa: soa,
-        })
+            counters: (0..counters).map(|_| AtomicU64::new(0)).collect(),
+        };
+        for (key, t, prepared) in answer::prepare(&zone) {
+            if let Some(set) = zone
+                .nodes
+                .get_mut(&key)
+                .and_then(|n| n.rrsets.iter_mut().find(|s| s.rtype == t))
+            {
+                set.prepared = Some(Box::new(prepared));
+            }
+        }
+        Ok(zone)
     }
 
     /// The node for a lowercased wire name.
