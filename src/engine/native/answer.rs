@@ -470,7 +470,7 @@ fn emit_addresses(
     let base = out.len();
     let mut write = |i: usize| {
         out.extend_from_slice(&fixed);
-        out.extend_from_slice(&set.rdatas[i]);
+        out.extend_from_slice(set.rdatas.get(i).unwrap_or_default());
     };
     let count = match set.fleet {
         None => {
@@ -491,7 +491,7 @@ fn emit_addresses(
             rotate::select(
                 &pick,
                 set.rdatas.len(),
-                |i| is_down(down, &set.rdatas[i]),
+                |i| is_down(down, set.rdatas.get(i).unwrap_or_default()),
                 &mut write,
             )
         }
@@ -1088,8 +1088,16 @@ fn write_item(w: &mut Writer<'_>, item: &Item<'_>, health: Option<&HealthState>)
             let written = rotate::select(
                 pick,
                 set.rdatas.len(),
-                |i| is_down(down, &set.rdatas[i]),
-                |i| w.record(owner, set.rtype, class::IN, set.ttl, &set.rdatas[i]),
+                |i| is_down(down, set.rdatas.get(i).unwrap_or_default()),
+                |i| {
+                    w.record(
+                        owner,
+                        set.rtype,
+                        class::IN,
+                        set.ttl,
+                        set.rdatas.get(i).unwrap_or_default(),
+                    )
+                },
             );
             written as u16
         }
