@@ -11,8 +11,8 @@
 //! - [`SharedWords`]: a `MAP_SHARED` mapping of a small file, seen as
 //!   atomic 64-bit words by both processes (the worker's slot);
 //! - [`signal`], [`die_with_parent`], [`lock_exclusive`],
-//!   [`try_lock_exclusive`]: `kill(2)`, `prctl(PR_SET_PDEATHSIG)` and
-//!   `flock(2)`.
+//!   [`try_lock_exclusive`], [`release_free_memory`]: `kill(2)`,
+//!   `prctl(PR_SET_PDEATHSIG)`, `flock(2)` and glibc's `malloc_trim(3)`.
 //!
 //! Every `unsafe` block carries a `SAFETY` comment saying why it holds; the
 //! module is declared with `#[allow(unsafe_code)]` in `lib.rs`.
@@ -175,6 +175,20 @@ pub fn die_with_parent(king: u32) -> io::Result<()> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// Give the memory freed by a zone load back to the kernel. A load frees
+/// the parser's many small records while it builds the zone, and the
+/// allocator keeps those pages otherwise: on a 1,000,000-record zone a
+/// worker stays some 60 MiB larger than its zones. A no-op where the C
+/// library has no `malloc_trim` (only glibc does).
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim(3) only returns free heap pages to the kernel;
+    // it touches no memory in use.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Hold an exclusive advisory lock on `file` until it is closed, so

@@ -34,7 +34,7 @@ use super::name::NameKey;
 use super::record::{class, rtype};
 use super::rotate::{self, Pick};
 use super::wire::{self, Edns, NameBuf, Request, Writer, flags, rcode};
-use super::zone::{Node, RRset, Zone, name_len};
+use super::zone::{KeyHash, Node, RRset, Zone, name_len};
 
 /// Our own EDNS UDP payload size (RFC 6891 6.2.5; 1232 as DNS Flag Day 2020
 /// recommends), and the most a UDP response may be.
@@ -54,7 +54,7 @@ const MAX_CHAIN: usize = 16;
 #[derive(Debug, Default)]
 pub struct ZoneSet {
     /// The zones.
-    pub zones: HashMap<NameKey, Zone>,
+    pub zones: HashMap<NameKey, Zone, KeyHash>,
 }
 
 impl ZoneSet {

@@ -48,8 +48,10 @@ pub struct NativeEngine {
 impl NativeEngine {
     /// Load `bundle` and build an engine serving it.
     pub fn open(bundle: &Bundle, identity: Identity) -> Result<NativeEngine, BundleError> {
+        let zones = load(bundle)?;
+        crate::sys::release_free_memory();
         Ok(NativeEngine {
-            zones: ArcSwap::from_pointee(load(bundle)?),
+            zones: ArcSwap::from_pointee(zones),
             identity,
             health: ArcSwap::from_pointee(HealthState::default()),
         })
@@ -105,6 +107,9 @@ impl Engine for NativeEngine {
 
     fn reload(&self, bundle: &Bundle) -> Result<(), BundleError> {
         self.zones.store(Arc::new(load(bundle)?));
+        // The old zones go when their last reader lets go; what the load
+        // freed goes back now.
+        crate::sys::release_free_memory();
         Ok(())
     }
 

@@ -21,7 +21,7 @@ use crate::fleet::{FleetPolicy, Rotation};
 
 use super::answer::{self, Prepared};
 use super::name::{Name, NameKey};
-use super::record::{ParsedZone, rtype};
+use super::record::{ParsedZone, Record, rtype};
 use super::rotate::SetPolicy;
 
 pub use super::wire::name_len;
@@ -41,24 +41,26 @@ pub struct Rdatas {
 
 impl Rdatas {
     /// Pack `records` (each at most 65,535 octets, as RDATA is).
-    pub fn new<R: AsRef<[u8]>>(records: &[R]) -> Rdatas {
-        let total = records.iter().map(|r| 2 + r.as_ref().len()).sum();
+    pub fn new<'a>(records: impl Iterator<Item = &'a [u8]> + Clone) -> Rdatas {
+        let total = records.clone().map(|r| 2 + r.len()).sum();
         let mut data = Vec::with_capacity(total);
+        let mut count = 0u32;
+        let mut width = None;
         for r in records {
-            let r = r.as_ref();
-            data.extend_from_slice(&(r.len().min(usize::from(u16::MAX)) as u16).to_be_bytes());
-            data.extend_from_slice(&r[..r.len().min(usize::from(u16::MAX))]);
+            let r = &r[..r.len().min(usize::from(u16::MAX))];
+            data.extend_from_slice(&(r.len() as u16).to_be_bytes());
+            data.extend_from_slice(r);
+            count += 1;
+            width = match width {
+                None => Some(r.len() as u16),
+                Some(w) if usize::from(w) == r.len() => Some(w),
+                Some(_) => Some(0),
+            };
         }
-        let width = match records.first() {
-            Some(f) if records.iter().all(|r| r.as_ref().len() == f.as_ref().len()) => {
-                f.as_ref().len() as u16
-            }
-            _ => 0,
-        };
         Rdatas {
             data: data.into_boxed_slice(),
-            count: records.len() as u32,
-            width,
+            count,
+            width: width.unwrap_or(0),
         }
     }
 
@@ -161,17 +163,17 @@ impl Node {
     }
 }
 
-/// An RRset while the zone is built: records still separate.
+/// An RRset while the zone is built: the indices of its records among the
+/// parsed ones (the first gives the owner and TTL). The build only reads
+/// the parsed records, so they are freed together afterwards, as one
+/// stretch of memory the allocator can give back, instead of one by one
+/// among the zone's own allocations.
 #[derive(Debug)]
 struct SetDraft {
-    /// The owner as first written.
-    owner: Name,
     /// The type.
     rtype: u16,
-    /// The first record's TTL.
-    ttl: u32,
     /// The records, duplicates not yet removed.
-    rdatas: Vec<Box<[u8]>>,
+    recs: Vec<u32>,
 }
 
 /// The RRsets of one name while the zone is built.
@@ -181,31 +183,27 @@ type NodeDraft = Vec<SetDraft>;
 fn merge(draft: &mut NodeDraft, group: NodeDraft) {
     for set in group {
         match draft.iter_mut().find(|d| d.rtype == set.rtype) {
-            Some(d) => d.rdatas.extend(set.rdatas),
+            Some(d) => d.recs.extend(set.recs),
             None => draft.push(set),
         }
     }
 }
 
-/// Remove repeated records, keeping the first of each.
-fn dedup(rdatas: &mut Vec<Box<[u8]>>) {
-    if rdatas.len() <= 32 {
+/// Remove repeated records, keeping the first of each in order.
+fn dedup(recs: &mut Vec<u32>, records: &[Record]) {
+    let rdata = |i: u32| records.get(i as usize).map_or(&[][..], |r| &r.rdata[..]);
+    if recs.len() <= 32 {
         let mut kept = 0;
-        for i in 0..rdatas.len() {
-            if !rdatas[..kept].contains(&rdatas[i]) {
-                rdatas.swap(kept, i);
+        for i in 0..recs.len() {
+            if !recs[..kept].iter().any(|&k| rdata(k) == rdata(recs[i])) {
+                recs.swap(kept, i);
                 kept += 1;
             }
         }
-        rdatas.truncate(kept);
+        recs.truncate(kept);
     } else {
-        let mut seen = HashSet::with_capacity(rdatas.len());
-        let keep: Vec<bool> = rdatas.iter().map(|r| seen.insert(&r[..])).collect();
-        let mut i = 0;
-        rdatas.retain(|_| {
-            i += 1;
-            keep[i - 1]
-        });
+        let mut seen = HashSet::with_capacity(recs.len());
+        recs.retain(|&i| seen.insert(rdata(i)));
     }
 }
 
@@ -318,7 +316,8 @@ impl Zone {
         // touch the map once per owner.
         let mut drafts: HashMap<NameKey, NodeDraft, KeyHash> = HashMap::default();
         let mut group: Option<(NameKey, NodeDraft)> = None;
-        for rec in parsed.records {
+        let records = &parsed.records[..];
+        for (index, rec) in records.iter().enumerate() {
             if !rec.owner.is_at_or_below(&origin) {
                 // Out-of-zone data is never served (Knot DNS ignores it too).
                 continue;
@@ -335,13 +334,12 @@ impl Zone {
             let Some((_, sets)) = group.as_mut() else {
                 continue;
             };
+            let index = index as u32;
             match sets.iter_mut().find(|r| r.rtype == rec.rtype) {
-                Some(set) => set.rdatas.push(rec.rdata),
+                Some(set) => set.recs.push(index),
                 None => sets.push(SetDraft {
-                    owner: rec.owner,
                     rtype: rec.rtype,
-                    ttl: rec.ttl,
-                    rdatas: vec![rec.rdata],
+                    recs: vec![index],
                 }),
             }
         }
@@ -387,14 +385,22 @@ impl Zone {
         for (key, draft) in drafts {
             let mut rrsets = Vec::with_capacity(draft.len());
             for mut set in draft {
-                dedup(&mut set.rdatas);
+                dedup(&mut set.recs, records);
+                let Some(first) = set.recs.first().and_then(|&i| records.get(i as usize)) else {
+                    continue;
+                };
+                let rdatas = set
+                    .recs
+                    .iter()
+                    .filter_map(|&i| records.get(i as usize))
+                    .map(|r| &r.rdata[..]);
                 let width = match set.rtype {
                     rtype::A => 4,
                     rtype::AAAA => 16,
                     _ => 0,
                 };
-                let direct = width > 0 && set.rdatas.iter().all(|r| r.len() == width);
-                let fleet = (width > 0 && set.rdatas.len() > 1).then(|| {
+                let direct = width > 0 && rdatas.clone().all(|r| r.len() == width);
+                let fleet = (width > 0 && set.recs.len() > 1).then(|| {
                     let p = policy.for_owner(origin_key.as_wire(), key.as_wire());
                     let counter = if p.rotation == Rotation::Cyclic {
                         counters += 1;
@@ -411,11 +417,11 @@ impl Zone {
                     }
                 });
                 rrsets.push(RRset {
-                    owner: set.owner,
+                    owner: first.owner.clone(),
                     rtype: set.rtype,
                     direct,
-                    ttl: set.ttl,
-                    rdatas: Rdatas::new(&set.rdatas),
+                    ttl: first.ttl,
+                    rdatas: Rdatas::new(rdatas),
                     fleet,
                     prepared: None,
                 });
