@@ -62,6 +62,9 @@ impl ZoneSet {
     /// query for a zone's apex belongs to the parent side of the cut
     /// (RFC 4035 3.1.4.1), so the parent zone answers it when it is served.
     fn find(&self, key: &[u8], offsets: &[u8], qtype: u16) -> Option<&Zone> {
+        if self.zones.len() <= FEW_ZONES {
+            return self.find_among_few(key, offsets, qtype);
+        }
         let mut zones = offsets
             .iter()
             .filter_map(|&at| self.zones.get(key.get(usize::from(at)..)?).map(|z| (at, z)));
@@ -71,7 +74,38 @@ impl ZoneSet {
         }
         Some(deepest)
     }
+
+    /// [`ZoneSet::find`] for a handful of zones: compare each origin with
+    /// the name's suffix of its length instead of hashing every suffix.
+    fn find_among_few(&self, key: &[u8], offsets: &[u8], qtype: u16) -> Option<&Zone> {
+        // The deepest and the next deepest zone containing the name.
+        let mut best: [Option<(usize, &Zone)>; 2] = [None, None];
+        for (origin, zone) in &self.zones {
+            let Some(at) = key.len().checked_sub(origin.as_wire().len()) else {
+                continue;
+            };
+            let boundary = at <= usize::from(u8::MAX) && offsets.contains(&(at as u8));
+            if !boundary || key.get(at..) != Some(origin.as_wire()) {
+                continue;
+            }
+            let len = origin.as_wire().len();
+            match best {
+                [Some((l, _)), _] if len > l => best = [Some((len, zone)), best[0]],
+                [Some(_), Some((l, _))] if len <= l => {}
+                [Some(_), _] => best[1] = Some((len, zone)),
+                [None, _] => best[0] = Some((len, zone)),
+            }
+        }
+        let (len, deepest) = best[0]?;
+        if qtype == rtype::DS && len == key.len() {
+            return Some(best[1].map_or(deepest, |(_, parent)| parent));
+        }
+        Some(deepest)
+    }
 }
+
+/// Up to this many zones, [`ZoneSet::find`] compares origins directly.
+const FEW_ZONES: usize = 8;
 
 /// One record or RRset to write.
 // Names are held inline (boxing them would allocate per query).
