@@ -11,8 +11,10 @@
 //! - [`SharedWords`]: a `MAP_SHARED` mapping of a small file, seen as
 //!   atomic 64-bit words by both processes (the worker's slot);
 //! - [`signal`], [`die_with_parent`], [`lock_exclusive`],
-//!   [`try_lock_exclusive`], [`release_free_memory`]: `kill(2)`,
-//!   `prctl(PR_SET_PDEATHSIG)`, `flock(2)` and glibc's `malloc_trim(3)`.
+//!   [`try_lock_exclusive`]: `kill(2)`, `prctl(PR_SET_PDEATHSIG)` and
+//!   `flock(2)`;
+//! - [`release_free_heap`]: glibc's `malloc_trim(3)`, so that the memory a
+//!   zone load used for scratch goes back to the system.
 //!
 //! Every `unsafe` block carries a `SAFETY` comment saying why it holds; the
 //! module is declared with `#[allow(unsafe_code)]` in `lib.rs`.
@@ -177,20 +179,6 @@ pub fn die_with_parent(king: u32) -> io::Result<()> {
     Ok(())
 }
 
-/// Give the memory freed by a zone load back to the kernel. A load frees
-/// the parser's many small records while it builds the zone, and the
-/// allocator keeps those pages otherwise: on a 1,000,000-record zone a
-/// worker stays some 60 MiB larger than its zones. A no-op where the C
-/// library has no `malloc_trim` (only glibc does).
-pub fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim(3) only returns free heap pages to the kernel;
-    // it touches no memory in use.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 /// Hold an exclusive advisory lock on `file` until it is closed, so
 /// read-modify-write updates of a shared file do not lose each other's
 /// changes.
@@ -215,6 +203,21 @@ pub fn try_lock_exclusive(file: &File) -> io::Result<bool> {
         return Err(e);
     }
     Ok(true)
+}
+
+/// Give the heap's free pages back to the system (glibc `malloc_trim`;
+/// nothing elsewhere). A zone load frees far more scratch memory than the
+/// zone keeps, in pieces between live data that `free` alone never
+/// returns; without this a worker's resident memory stays at the load's
+/// peak.
+pub fn release_free_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists and
+    // releases free pages; it is thread-safe and touches no live
+    // allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 #[cfg(test)]

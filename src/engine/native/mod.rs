@@ -49,7 +49,7 @@ impl NativeEngine {
     /// Load `bundle` and build an engine serving it.
     pub fn open(bundle: &Bundle, identity: Identity) -> Result<NativeEngine, BundleError> {
         let zones = load(bundle)?;
-        crate::sys::release_free_memory();
+        crate::sys::release_free_heap();
         Ok(NativeEngine {
             zones: ArcSwap::from_pointee(zones),
             identity,
@@ -109,7 +109,7 @@ impl Engine for NativeEngine {
         self.zones.store(Arc::new(load(bundle)?));
         // The old zones go when their last reader lets go; what the load
         // freed goes back now.
-        crate::sys::release_free_memory();
+        crate::sys::release_free_heap();
         Ok(())
     }
 
