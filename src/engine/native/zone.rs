@@ -314,7 +314,8 @@ impl Zone {
         let origin_key = origin.key();
         // Records of one owner usually follow each other: gather them, and
         // touch the map once per owner.
-        let mut drafts: HashMap<NameKey, NodeDraft, KeyHash> = HashMap::default();
+        let mut drafts: HashMap<NameKey, NodeDraft, KeyHash> =
+            HashMap::with_capacity_and_hasher(parsed.records.len() / 4, KeyHash::default());
         let mut group: Option<(NameKey, NodeDraft)> = None;
         let records = &parsed.records[..];
         for (index, rec) in records.iter().enumerate() {
@@ -362,23 +363,15 @@ impl Zone {
             drafts.entry(key).or_default();
         }
         // Names a lookup stops at before reaching the names below them.
-        let blockers: HashSet<&[u8], KeyHash> = drafts
+        // (Few: delegations and DNAMEs.)
+        let blockers: HashSet<NameKey, KeyHash> = drafts
             .iter()
             .filter(|(k, sets)| {
                 sets.iter()
                     .any(|s| s.rtype == rtype::DNAME || (s.rtype == rtype::NS && **k != origin_key))
             })
-            .map(|(k, _)| k.as_wire())
+            .map(|(k, _)| k.clone())
             .collect();
-        let mut plain: HashSet<NameKey, KeyHash> = HashSet::default();
-        for key in drafts.keys() {
-            if !blockers.contains(key.as_wire())
-                && !strict_suffixes(key.as_wire()).any(|s| blockers.contains(s))
-            {
-                plain.insert(key.clone());
-            }
-        }
-        drop(blockers);
         let mut counters = 0u32;
         let mut nodes: HashMap<NameKey, Node, KeyHash> =
             HashMap::with_capacity_and_hasher(drafts.len(), KeyHash::default());
@@ -430,11 +423,12 @@ impl Zone {
             let node = Node {
                 rrsets: rrsets.into_boxed_slice(),
                 cut,
-                plain: plain.contains(&key),
+                plain: !blockers.contains(key.as_wire())
+                    && !strict_suffixes(key.as_wire()).any(|s| blockers.contains(s)),
             };
             nodes.insert(key, node);
         }
-        drop(plain);
+        drop(blockers);
         let apex = nodes
             .get(&origin_key)
             .ok_or_else(|| zone_error(format!("{origin} has no records at the apex")))?;
