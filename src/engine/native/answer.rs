@@ -128,10 +128,9 @@ enum Item<'z> {
     Synth {
         /// Owner name.
         owner: NameBuf,
-        /// TTL.
-        ttl: u32,
-        /// The target, uncompressed.
-        target: NameBuf,
+        /// The DNAME it comes from (its target is worked out again when
+        /// written, so that the item holds one name, not two).
+        dname: &'z RRset,
     },
     /// The CHAOS TXT record naming the server.
     Identity {
@@ -253,7 +252,7 @@ fn answer_with(
     };
     // Keep the question only when it decoded completely.
     let has_question = header.qdcount == 1 && req.question_end > 0;
-    let respond = |plan: Plan<'_>, req: &Request, out: &mut Vec<u8>| {
+    let respond = |plan: &Plan<'_>, req: &Request, out: &mut Vec<u8>| {
         let picked = plan
             .answer
             .iter()
@@ -262,7 +261,7 @@ fn answer_with(
             let health = health.load();
             let health = Some(&**health).filter(|h| !h.is_empty());
             encode(
-                &plan,
+                plan,
                 req,
                 has_question,
                 identity,
@@ -273,7 +272,7 @@ fn answer_with(
             );
         } else {
             encode(
-                &plan,
+                plan,
                 req,
                 has_question,
                 identity,
@@ -302,7 +301,7 @@ fn answer_with(
                 omit_opt: bare,
                 ..error(code)
             };
-            return respond(plan, &req, out);
+            return respond(&plan, &req, out);
         }
     }
     // Stage 3: exactly one well-formed question; FORMERR carries no OPT.
@@ -311,20 +310,20 @@ fn answer_with(
             omit_opt: true,
             ..error(rcode::FORMERR)
         };
-        return respond(plan, &req, out);
+        return respond(&plan, &req, out);
     }
     #[cfg(feature = "fault-injection")]
     inject_fault(&req.qname);
     // Stage 4: RFC 6891 6.1.3: versions above 0 get BADVERS.
     if req.edns.is_some_and(|e| e.version > 0) {
-        return respond(error(rcode::BADVERS), &req, out);
+        return respond(&error(rcode::BADVERS), &req, out);
     }
     // Stage 5: CHAOS identity queries; other classes than IN (or ANY,
     // answered as IN) are refused.
     match req.qclass {
-        class::CH => return respond(chaos(&req, identity), &req, out),
+        class::CH => return respond(&chaos(&req, identity), &req, out),
         class::IN | class::ANY => {}
-        _ => return respond(error(rcode::REFUSED), &req, out),
+        _ => return respond(&error(rcode::REFUSED), &req, out),
     }
     // Zone transfers are not offered.
     if matches!(req.qtype, rtype::AXFR | rtype::IXFR) {
@@ -332,14 +331,14 @@ fn answer_with(
             clear_rd: true,
             ..error(rcode::REFUSED)
         };
-        return respond(plan, &req, out);
+        return respond(&plan, &req, out);
     }
     // Stage 6: the zone.
     let mut key = req.qname.clone();
     key.make_lowercase();
     let (offsets, count) = label_offsets(key.as_wire());
     let Some(zone) = zones.find(key.as_wire(), &offsets[..count], req.qtype) else {
-        return respond(error(rcode::REFUSED), &req, out);
+        return respond(&error(rcode::REFUSED), &req, out);
     };
     // Stage 7: a name asked for with a type it holds, with nothing above
     // it in the way: the answer prepared at load time.
@@ -358,7 +357,7 @@ fn answer_with(
     }
     // Otherwise the lookup.
     let plan = resolve(zone, &req.qname, req.qtype);
-    respond(plan, &req, out)
+    respond(&plan, &req, out)
 }
 
 /// The answer to a query for an RRset by its own name, prepared at load
@@ -710,8 +709,7 @@ fn resolve<'z>(zone: &'z Zone, qname: &NameBuf, qtype: u16) -> Plan<'z> {
                 };
                 plan.answer.push(Item::Synth {
                     owner: name.clone(),
-                    ttl: dname.ttl,
-                    target: target.clone(),
+                    dname,
                 });
                 // A CNAME query is answered by the synthesised CNAME itself.
                 if qtype == rtype::CNAME || !follow(zone, &mut name, &target, &plan) {
@@ -1135,12 +1133,15 @@ fn write_item(w: &mut Writer<'_>, item: &Item<'_>, health: Option<&HealthState>)
             );
             written as u16
         }
-        Item::Synth { owner, ttl, target } => {
+        Item::Synth { owner, dname } => {
+            let Some(target) = dname_target(owner, dname) else {
+                return 0;
+            };
             w.record(
                 owner.as_wire(),
                 rtype::CNAME,
                 class::IN,
-                *ttl,
+                dname.ttl,
                 target.as_wire(),
             );
             1
