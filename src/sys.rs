@@ -520,6 +520,24 @@ impl CountingAllocator {
     pub fn count(&self) -> u64 {
         self.count.load(std::sync::atomic::Ordering::Relaxed)
     }
+
+    /// Allocations and reallocations so far by the calling thread.
+    pub fn this_thread(&self) -> u64 {
+        THREAD_ALLOCATIONS.with(std::cell::Cell::get)
+    }
+
+    /// Count one allocation, globally and for the calling thread (which
+    /// may be exiting: then only globally).
+    fn counted(&self) {
+        self.count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let _ = THREAD_ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+    }
+}
+
+thread_local! {
+    /// Allocations made by this thread (see [`CountingAllocator`]).
+    static THREAD_ALLOCATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 impl Default for CountingAllocator {
@@ -533,23 +551,20 @@ impl Default for CountingAllocator {
 // counter is an atomic and allocates nothing.
 unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        self.count
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.counted();
         // SAFETY: forwarded as received; the caller upholds `alloc`'s
         // contract.
         unsafe { std::alloc::System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
-        self.count
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.counted();
         // SAFETY: as in `alloc`.
         unsafe { std::alloc::System.alloc_zeroed(layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
-        self.count
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.counted();
         // SAFETY: `ptr` was allocated by this allocator, which is the
         // system allocator; the caller upholds `realloc`'s contract.
         unsafe { std::alloc::System.realloc(ptr, layout, new_size) }

@@ -5,7 +5,10 @@
 //! [`zone`] builds a lookup tree per zone, and [`answer`] decodes a request
 //! with [`wire`], walks the tree and encodes the response. The live
 //! [`answer::ZoneSet`] sits behind an `ArcSwap`: one load per query, and a
-//! reload never blocks a reader.
+//! reload never blocks a reader. The bundle's web-fleet policy is mapped
+//! onto the address RRsets at load time; [`rotate`] chooses their records
+//! per response, leaving out the addresses the health state (a second
+//! `ArcSwap`, read at most once per query) lists as down.
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
@@ -20,9 +23,13 @@ use super::{Engine, EngineKind, Identity, Outcome, Transport};
 pub mod answer;
 pub mod name;
 pub mod record;
+pub mod rotate;
 pub mod wire;
 pub mod zone;
 pub mod zonefile;
+
+#[cfg(test)]
+mod fleet_tests;
 
 use answer::ZoneSet;
 use zone::Zone;
@@ -41,8 +48,10 @@ pub struct NativeEngine {
 impl NativeEngine {
     /// Load `bundle` and build an engine serving it.
     pub fn open(bundle: &Bundle, identity: Identity) -> Result<NativeEngine, BundleError> {
+        let zones = load(bundle)?;
+        crate::sys::release_free_heap();
         Ok(NativeEngine {
-            zones: ArcSwap::from_pointee(load(bundle)?),
+            zones: ArcSwap::from_pointee(zones),
             identity,
             health: ArcSwap::from_pointee(HealthState::default()),
         })
@@ -59,7 +68,7 @@ impl NativeEngine {
 /// Parse, check and build every zone of `bundle`.
 fn load(bundle: &Bundle) -> Result<ZoneSet, BundleError> {
     // The policy is part of the bundle: a bad one fails the load.
-    let _policy = crate::fleet::FleetPolicy::from_bundle(bundle)?;
+    let policy = crate::fleet::FleetPolicy::from_bundle(bundle)?;
     let mut set = ZoneSet::default();
     for file in bundle.zones() {
         let parsed = zonefile::load_zone(bundle, file)?;
@@ -77,7 +86,7 @@ fn load(bundle: &Bundle) -> Result<ZoneSet, BundleError> {
                 rest = after;
             }
         }
-        let zone = Zone::build(parsed)?;
+        let zone = Zone::build(parsed, &policy)?;
         let key = zone.origin.key();
         if set.zones.contains_key(&key) {
             return Err(BundleError::Zone {
@@ -98,12 +107,15 @@ impl Engine for NativeEngine {
 
     fn reload(&self, bundle: &Bundle) -> Result<(), BundleError> {
         self.zones.store(Arc::new(load(bundle)?));
+        // The old zones go when their last reader lets go; what the load
+        // freed goes back now.
+        crate::sys::release_free_heap();
         Ok(())
     }
 
     fn answer(&self, query: &[u8], transport: Transport, out: &mut Vec<u8>) -> Outcome {
         let zones = self.zones.load();
-        if answer::answer(&zones, &self.identity, query, transport, out) {
+        if answer::answer(&zones, &self.identity, &self.health, query, transport, out) {
             Outcome::Reply
         } else {
             Outcome::Drop

@@ -1,18 +1,125 @@
 //! The native engine's zone tree: every name of a zone (empty non-terminals
 //! included) in a hash map keyed by its lowercased wire form, each node with
-//! its RRsets and the flags the lookup needs (delegation point, DNAME).
+//! its RRsets and the flags the lookup needs (delegation point, names a
+//! query reaches directly).
+//!
+//! Compact by construction: a node's RRsets sit in one boxed slice and an
+//! RRset's records in one packed allocation ([`Rdatas`]), not one per
+//! record; the map hashes names with a fast seeded hash ([`KeyHash`]). The
+//! build touches the map once per owner for records that follow each other,
+//! and finds empty non-terminals without allocating for the ancestors that
+//! exist.
 //!
 //! Built once at load time from a [`ParsedZone`]; read-only afterwards, so
 //! many threads share it behind one `Arc` with no locking.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicU64;
 
 use crate::bundle::BundleError;
+use crate::fleet::{FleetPolicy, Rotation};
 
+use super::answer::{self, Prepared};
 use super::name::{Name, NameKey};
-use super::record::{ParsedZone, rtype};
+use super::record::{ParsedZone, Record, rtype};
+use super::rotate::SetPolicy;
 
 pub use super::wire::name_len;
+
+/// The RDATA of an RRset's records, packed into one allocation: each
+/// record's length (two octets, big-endian) then its octets, in zone order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Rdatas {
+    /// The packed records.
+    data: Box<[u8]>,
+    /// Number of records.
+    count: u32,
+    /// When every record has this one length (not 0), record `i` starts at
+    /// `i * (2 + width)`.
+    width: u16,
+}
+
+impl Rdatas {
+    /// Pack `records` (each at most 65,535 octets, as RDATA is).
+    pub fn new<'a>(records: impl Iterator<Item = &'a [u8]> + Clone) -> Rdatas {
+        let total = records.clone().map(|r| 2 + r.len()).sum();
+        let mut data = Vec::with_capacity(total);
+        let mut count = 0u32;
+        let mut width = None;
+        for r in records {
+            let r = &r[..r.len().min(usize::from(u16::MAX))];
+            data.extend_from_slice(&(r.len() as u16).to_be_bytes());
+            data.extend_from_slice(r);
+            count += 1;
+            width = match width {
+                None => Some(r.len() as u16),
+                Some(w) if usize::from(w) == r.len() => Some(w),
+                Some(_) => Some(0),
+            };
+        }
+        Rdatas {
+            data: data.into_boxed_slice(),
+            count,
+            width: width.unwrap_or(0),
+        }
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// True when there is no record.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The records in zone order.
+    pub fn iter(&self) -> RdataIter<'_> {
+        RdataIter { rest: &self.data }
+    }
+
+    /// The first record.
+    pub fn first(&self) -> Option<&[u8]> {
+        self.iter().next()
+    }
+
+    /// Record `i` (in constant time when all records have one length).
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        if self.width == 0 {
+            return self.iter().nth(i);
+        }
+        let w = usize::from(self.width);
+        let at = i.checked_mul(2 + w)? + 2;
+        self.data.get(at..at + w)
+    }
+}
+
+impl<'a> IntoIterator for &'a Rdatas {
+    type Item = &'a [u8];
+    type IntoIter = RdataIter<'a>;
+    fn into_iter(self) -> RdataIter<'a> {
+        self.iter()
+    }
+}
+
+/// Iterator over the records of [`Rdatas`].
+#[derive(Debug, Clone)]
+pub struct RdataIter<'a> {
+    /// The packed records not yet returned.
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for RdataIter<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let (len, tail) = self.rest.split_first_chunk::<2>()?;
+        let len = usize::from(u16::from_be_bytes(*len));
+        let (record, rest) = tail.split_at_checked(len)?;
+        self.rest = rest;
+        Some(record)
+    }
+}
 
 /// All records of one owner and type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,20 +128,32 @@ pub struct RRset {
     pub owner: Name,
     /// The type number.
     pub rtype: u16,
+    /// True for an A or AAAA set whose records all hold one address: asked
+    /// for by its own name, its answer is written straight from the RDATA.
+    pub direct: bool,
     /// The TTL (of the first record, as Knot DNS keeps it).
     pub ttl: u32,
     /// Each record's RDATA in uncompressed wire form, duplicates removed,
     /// in zone-file order.
-    pub rdatas: Vec<Box<[u8]>>,
+    pub rdatas: Rdatas,
+    /// The web-fleet policy of an A or AAAA set of more than one record
+    /// (rotation, answer limit, health); `None` for every other set.
+    pub fleet: Option<SetPolicy>,
+    /// Asked for by its own name (and not [`RRset::direct`]): the answer
+    /// prepared at load time in wire form.
+    pub prepared: Option<Box<Prepared>>,
 }
 
 /// One name of a zone.
 #[derive(Debug, Clone, Default)]
 pub struct Node {
     /// The RRsets at this name; empty for an empty non-terminal.
-    pub rrsets: Vec<RRset>,
+    pub rrsets: Box<[RRset]>,
     /// True for a delegation point: NS here, and not the apex.
     pub cut: bool,
+    /// True when a query for this very name ends here: no delegation here
+    /// or above, no DNAME above. Only such names use prepared answers.
+    pub plain: bool,
 }
 
 impl Node {
@@ -44,23 +163,144 @@ impl Node {
     }
 }
 
-/// One zone, ready for lookups.
+/// An RRset while the zone is built: the indices of its records among the
+/// parsed ones (the first gives the owner and TTL). The build only reads
+/// the parsed records, so they are freed together afterwards, as one
+/// stretch of memory the allocator can give back, instead of one by one
+/// among the zone's own allocations.
+#[derive(Debug)]
+struct SetDraft {
+    /// The type.
+    rtype: u16,
+    /// The records, duplicates not yet removed.
+    recs: Vec<u32>,
+}
+
+/// The RRsets of one name while the zone is built.
+type NodeDraft = Vec<SetDraft>;
+
+/// Add the records of `group` (one owner, in file order) to `draft`.
+fn merge(draft: &mut NodeDraft, group: NodeDraft) {
+    for set in group {
+        match draft.iter_mut().find(|d| d.rtype == set.rtype) {
+            Some(d) => d.recs.extend(set.recs),
+            None => draft.push(set),
+        }
+    }
+}
+
+/// Remove repeated records, keeping the first of each in order.
+fn dedup(recs: &mut Vec<u32>, records: &[Record]) {
+    let rdata = |i: u32| records.get(i as usize).map_or(&[][..], |r| &r.rdata[..]);
+    if recs.len() <= 32 {
+        let mut kept = 0;
+        for i in 0..recs.len() {
+            if !recs[..kept].iter().any(|&k| rdata(k) == rdata(recs[i])) {
+                recs.swap(kept, i);
+                kept += 1;
+            }
+        }
+        recs.truncate(kept);
+    } else {
+        let mut seen = HashSet::with_capacity(recs.len());
+        recs.retain(|&i| seen.insert(rdata(i)));
+    }
+}
+
+/// The hash of the zone's name index: fast on short keys (a lookup hashes
+/// one name per label of the query), seeded per zone at random so that a
+/// bundle cannot choose its collisions ahead of time.
 #[derive(Debug, Clone)]
+pub struct KeyHash {
+    /// The per-zone seed.
+    seed: u64,
+}
+
+impl Default for KeyHash {
+    fn default() -> KeyHash {
+        KeyHash {
+            seed: fastrand::u64(..),
+        }
+    }
+}
+
+impl std::hash::BuildHasher for KeyHash {
+    type Hasher = KeyHasher;
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher { h: self.seed }
+    }
+}
+
+/// The hasher of [`KeyHash`]: eight octets per step, then a final mix.
+#[derive(Debug, Clone)]
+pub struct KeyHasher {
+    /// The state.
+    h: u64,
+}
+
+impl std::hash::Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            self.h = (self.h.rotate_left(23) ^ u64::from_le_bytes(b)).wrapping_mul(K);
+        }
+        let tail = chunks.remainder();
+        if !tail.is_empty() {
+            let mut b = [0u8; 8];
+            b[..tail.len()].copy_from_slice(tail);
+            self.h = (self.h.rotate_left(23) ^ u64::from_le_bytes(b) ^ tail.len() as u64)
+                .wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        // MurmurHash3's finaliser: every input bit reaches every output bit.
+        let mut h = self.h;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+}
+
+/// One zone, ready for lookups.
+#[derive(Debug)]
 pub struct Zone {
     /// The apex name.
     pub origin: Name,
     /// Number of labels in the origin.
     pub origin_labels: usize,
     /// Every name of the zone, empty non-terminals included.
-    pub nodes: HashMap<NameKey, Node>,
+    pub nodes: HashMap<NameKey, Node, KeyHash>,
     /// The apex SOA as sent in negative answers: its TTL is
     /// min(SOA TTL, SOA MINIMUM) (RFC 2308 section 3).
     pub negative_soa: RRset,
+    /// The cyclic rotation counters of the zone's address sets, each
+    /// starting at 0 ([`SetPolicy::counter`] indexes them).
+    pub counters: Box<[AtomicU64]>,
+}
+
+/// The proper suffixes of a wire name (its ancestors), root excluded.
+fn strict_suffixes(wire: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut at = 0usize;
+    std::iter::from_fn(move || {
+        let len = usize::from(*wire.get(at)?);
+        if len == 0 {
+            return None;
+        }
+        at += 1 + len;
+        wire.get(at..).filter(|rest| rest.len() > 1)
+    })
 }
 
 impl Zone {
-    /// Build the tree of a parsed (and checked) zone.
-    pub fn build(parsed: ParsedZone) -> Result<Zone, BundleError> {
+    /// Build the tree of a parsed (and checked) zone, with the answer
+    /// policy of its address sets taken from `policy`.
+    pub fn build(parsed: ParsedZone, policy: &FleetPolicy) -> Result<Zone, BundleError> {
         let file = parsed.files.first().cloned().unwrap_or_default();
         let zone_error = |message: String| BundleError::Zone {
             file: file.clone(),
@@ -72,47 +312,123 @@ impl Zone {
             .clone()
             .ok_or_else(|| zone_error("zone has no origin".into()))?;
         let origin_key = origin.key();
-        let mut nodes: HashMap<NameKey, Node> = HashMap::new();
-        for rec in parsed.records {
+        // Records of one owner usually follow each other: gather them, and
+        // touch the map once per owner.
+        let mut drafts: HashMap<NameKey, NodeDraft, KeyHash> =
+            HashMap::with_capacity_and_hasher(parsed.records.len() / 4, KeyHash::default());
+        let mut group: Option<(NameKey, NodeDraft)> = None;
+        let records = &parsed.records[..];
+        for (index, rec) in records.iter().enumerate() {
             if !rec.owner.is_at_or_below(&origin) {
                 // Out-of-zone data is never served (Knot DNS ignores it too).
                 continue;
             }
-            let node = nodes.entry(rec.owner.key()).or_default();
-            match node.rrsets.iter_mut().find(|r| r.rtype == rec.rtype) {
-                Some(set) => set.rdatas.push(rec.rdata),
-                None => node.rrsets.push(RRset {
-                    owner: rec.owner,
+            let same = group
+                .as_ref()
+                .is_some_and(|(k, _)| k.as_wire().eq_ignore_ascii_case(rec.owner.as_wire()));
+            if !same {
+                if let Some((key, sets)) = group.take() {
+                    merge(drafts.entry(key).or_default(), sets);
+                }
+                group = Some((rec.owner.key(), Vec::new()));
+            }
+            let Some((_, sets)) = group.as_mut() else {
+                continue;
+            };
+            let index = index as u32;
+            match sets.iter_mut().find(|r| r.rtype == rec.rtype) {
+                Some(set) => set.recs.push(index),
+                None => sets.push(SetDraft {
                     rtype: rec.rtype,
-                    ttl: rec.ttl,
-                    rdatas: vec![rec.rdata],
+                    recs: vec![index],
                 }),
             }
         }
+        if let Some((key, sets)) = group.take() {
+            merge(drafts.entry(key).or_default(), sets);
+        }
         // Empty non-terminals: every ancestor between a name and the apex
         // exists (RFC 4592 2.2.2), so it answers NODATA, not NXDOMAIN.
-        let owners: Vec<Name> = nodes
-            .values()
-            .filter_map(|n| n.rrsets.first().map(|r| r.owner.clone()))
-            .collect();
-        for owner in owners {
-            let mut name = owner;
-            while let Some(parent) = name.parent() {
-                if !parent.is_at_or_below(&origin) {
+        let mut missing: HashSet<&[u8], KeyHash> = HashSet::default();
+        for key in drafts.keys() {
+            for parent in strict_suffixes(key.as_wire()) {
+                if parent.len() < origin_key.as_wire().len() || drafts.contains_key(parent) {
                     break;
                 }
-                nodes.entry(parent.key()).or_default();
-                name = parent;
+                missing.insert(parent);
             }
         }
-        for (key, node) in nodes.iter_mut() {
-            let mut seen = HashSet::new();
-            for set in &mut node.rrsets {
-                seen.clear();
-                set.rdatas.retain(|r| seen.insert(r.clone()));
-            }
-            node.cut = *key != origin_key && node.get(rtype::NS).is_some();
+        let missing: Vec<NameKey> = missing.into_iter().map(NameKey::from_valid_wire).collect();
+        for key in missing {
+            drafts.entry(key).or_default();
         }
+        // Names a lookup stops at before reaching the names below them.
+        // (Few: delegations and DNAMEs.)
+        let blockers: HashSet<NameKey, KeyHash> = drafts
+            .iter()
+            .filter(|(k, sets)| {
+                sets.iter()
+                    .any(|s| s.rtype == rtype::DNAME || (s.rtype == rtype::NS && **k != origin_key))
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut counters = 0u32;
+        let mut nodes: HashMap<NameKey, Node, KeyHash> =
+            HashMap::with_capacity_and_hasher(drafts.len(), KeyHash::default());
+        for (key, draft) in drafts {
+            let mut rrsets = Vec::with_capacity(draft.len());
+            for mut set in draft {
+                dedup(&mut set.recs, records);
+                let Some(first) = set.recs.first().and_then(|&i| records.get(i as usize)) else {
+                    continue;
+                };
+                let rdatas = set
+                    .recs
+                    .iter()
+                    .filter_map(|&i| records.get(i as usize))
+                    .map(|r| &r.rdata[..]);
+                let width = match set.rtype {
+                    rtype::A => 4,
+                    rtype::AAAA => 16,
+                    _ => 0,
+                };
+                let direct = width > 0 && rdatas.clone().all(|r| r.len() == width);
+                let fleet = (width > 0 && set.recs.len() > 1).then(|| {
+                    let p = policy.for_owner(origin_key.as_wire(), key.as_wire());
+                    let counter = if p.rotation == Rotation::Cyclic {
+                        counters += 1;
+                        counters - 1
+                    } else {
+                        u32::MAX
+                    };
+                    SetPolicy {
+                        rotation: p.rotation,
+                        max_answers: p
+                            .max_answers
+                            .map_or(0, |m| m.min(usize::from(u16::MAX)) as u16),
+                        counter,
+                    }
+                });
+                rrsets.push(RRset {
+                    owner: first.owner.clone(),
+                    rtype: set.rtype,
+                    direct,
+                    ttl: first.ttl,
+                    rdatas: Rdatas::new(rdatas),
+                    fleet,
+                    prepared: None,
+                });
+            }
+            let cut = key != origin_key && rrsets.iter().any(|s| s.rtype == rtype::NS);
+            let node = Node {
+                rrsets: rrsets.into_boxed_slice(),
+                cut,
+                plain: !blockers.contains(key.as_wire())
+                    && !strict_suffixes(key.as_wire()).any(|s| blockers.contains(s)),
+            };
+            nodes.insert(key, node);
+        }
+        drop(blockers);
         let apex = nodes
             .get(&origin_key)
             .ok_or_else(|| zone_error(format!("{origin} has no records at the apex")))?;
@@ -127,12 +443,23 @@ impl Zone {
             .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
             .unwrap_or(0);
         soa.ttl = soa.ttl.min(minimum);
-        Ok(Zone {
+        let mut zone = Zone {
             origin_labels: origin.label_count(),
             origin,
             nodes,
             negative_soa: soa,
-        })
+            counters: (0..counters).map(|_| AtomicU64::new(0)).collect(),
+        };
+        for (key, t, prepared) in answer::prepare(&zone) {
+            if let Some(set) = zone
+                .nodes
+                .get_mut(&key)
+                .and_then(|n| n.rrsets.iter_mut().find(|s| s.rtype == t))
+            {
+                set.prepared = Some(Box::new(prepared));
+            }
+        }
+        Ok(zone)
     }
 
     /// The node for a lowercased wire name.
