@@ -49,6 +49,7 @@ mod generate;
 mod lexer;
 mod loc;
 mod nsec3;
+mod owners;
 mod rdata;
 mod svcb;
 mod text;
@@ -458,30 +459,76 @@ fn zone_error(file: &Path, line: usize, message: String) -> BundleError {
 /// whose TTLs follow the covered types) with the TTL of its first record,
 /// and at most one SOA at the apex.
 fn finish(zone: &mut ParsedZone) {
-    let Some(origin) = zone.origin.clone() else {
+    let Some(origin) = zone.origin.as_ref() else {
         return;
     };
-    let mut seen = HashSet::new();
+    let mut plan = finish_plan(&zone.records, origin).into_iter();
+    zone.records.retain_mut(|r| match plan.next() {
+        Some(Some(ttl)) => {
+            r.ttl = ttl;
+            true
+        }
+        _ => false,
+    });
+}
+
+/// What [`finish`] does with each record, in order: `None` drops it,
+/// `Some(ttl)` keeps it with that TTL.
+///
+/// Owners are numbered ([`owners::Owners`]) once per run of records with
+/// the same owner, so a record costs one hash of its number, type and
+/// canonical RDATA (borrowed unless names in it need lowercasing).
+fn finish_plan(records: &[Record], origin: &Name) -> Vec<Option<u32>> {
+    let apex = owners::lowercase(origin.as_wire());
+    let mut owners = owners::Owners::default();
+    let mut seen = HashSet::with_capacity(records.len());
     let mut first_ttl = HashMap::new();
     let mut apex_soa = false;
-    zone.records.retain_mut(|r| {
-        if !r.owner.is_at_or_below(&origin) {
-            return false;
-        }
-        if r.rtype == rtype::SOA && r.owner.eq_ignore_case(&origin) {
+    // The previous record's owner as written, its number (`None` outside
+    // the zone) and whether it is the apex.
+    let mut last_owner: Option<(&[u8], Option<u32>, bool)> = None;
+    // The previous RRset (owner number and type) and its TTL.
+    let mut last_set: Option<((u32, u16), u32)> = None;
+    let mut plan = Vec::with_capacity(records.len());
+    for r in records {
+        let wire = r.owner.as_wire();
+        let (id, at_apex) = match last_owner {
+            Some((w, id, at_apex)) if w == wire => (id, at_apex),
+            _ => {
+                let lower = owners::lowercase(wire);
+                let at_apex = *lower == *apex;
+                let id = owners::at_or_below(&lower, &apex).then(|| owners.intern(lower).0);
+                last_owner = Some((wire, id, at_apex));
+                (id, at_apex)
+            }
+        };
+        let Some(id) = id else {
+            plan.push(None);
+            continue;
+        };
+        if r.rtype == rtype::SOA && at_apex {
             if apex_soa {
-                return false;
+                plan.push(None);
+                continue;
             }
             apex_soa = true;
         }
-        if !seen.insert((r.owner.key(), r.rtype, wire::canonical(r.rtype, &r.rdata))) {
-            return false;
+        if !seen.insert((id, r.rtype, wire::canonical(r.rtype, &r.rdata))) {
+            plan.push(None);
+            continue;
         }
-        if r.rtype != rtype::RRSIG {
-            r.ttl = *first_ttl.entry((r.owner.key(), r.rtype)).or_insert(r.ttl);
-        }
-        true
-    });
+        let ttl = match last_set {
+            _ if r.rtype == rtype::RRSIG => r.ttl,
+            Some((set, ttl)) if set == (id, r.rtype) => ttl,
+            _ => {
+                let ttl = *first_ttl.entry((id, r.rtype)).or_insert(r.ttl);
+                last_set = Some(((id, r.rtype), ttl));
+                ttl
+            }
+        };
+        plan.push(Some(ttl));
+    }
+    plan
 }
 
 #[cfg(test)]
