@@ -135,6 +135,7 @@ pub fn parse_bytes(
         include,
         default_ttl: DEFAULT_TTL,
         generated: 0,
+        rdata: Vec::new(),
     };
     let top = Source {
         origin: origin.clone(),
@@ -168,15 +169,17 @@ struct Parser<'a> {
     default_ttl: u32,
     /// Records produced by `$GENERATE` so far.
     generated: usize,
+    /// The RDATA of the record being read (a buffer kept for its room).
+    rdata: Vec<u8>,
 }
 
 /// The state of one file being read.
 struct FileState {
     /// The current origin (`$ORIGIN`).
     origin: Name,
-    /// The owner of the previous record, inherited by a line starting with
-    /// a blank.
-    last_owner: Option<Name>,
+    /// Where in [`ParsedZone::records`] the previous record of this file
+    /// is: its owner is inherited by a line starting with a blank.
+    last_owner: Option<usize>,
     /// Index of the file in [`ParsedZone::files`].
     index: u16,
     /// Where the file came from.
@@ -203,12 +206,13 @@ impl Parser<'_> {
             source,
         };
         let mut lexer = Lexer::new(text);
+        let mut entry = Entry::default();
         loop {
-            let entry = match lexer.next_entry() {
-                Ok(Some(entry)) => entry,
-                Ok(None) => return Ok(()),
+            match lexer.next_into(&mut entry) {
+                Ok(true) => {}
+                Ok(false) => return Ok(()),
                 Err(e) => return Err(zone_error(&path, e.line, e.message)),
-            };
+            }
             self.entry(&mut state, &entry)
                 .map_err(|e| e.into_bundle_error(&path, entry.line))?;
         }
@@ -320,13 +324,13 @@ impl Parser<'_> {
         let owner = if blank_owner {
             state
                 .last_owner
-                .clone()
+                .and_then(|i| self.zone.records.get(i))
+                .map(|r| r.owner.clone())
                 .ok_or("no previous owner for a line starting with a blank")?
         } else {
             let token = fields.next("owner")?;
             rdata::name(token, &state.origin).map_err(|e| format!("owner: {e}"))?
         };
-        state.last_owner = Some(owner.clone());
         let on_record = |what: &str, e: String| match what {
             "" => format!("{owner}: {e}"),
             _ => format!("{owner} {what}: {e}"),
@@ -345,21 +349,24 @@ impl Parser<'_> {
         }
         let type_token = fields.next("type").map_err(|e| on_record("", e))?;
         let rtype = rdata::type_number(&type_token.text).map_err(|e| on_record("", e))?;
-        let type_name = types::type_name(rtype);
         let rclass = rclass.unwrap_or(class::IN);
         if rclass != class::IN {
-            return Err(
-                on_record(&type_name, "unsupported class (only IN is served)".into()).into(),
-            );
+            return Err(on_record(
+                &types::type_name(rtype),
+                "unsupported class (only IN is served)".into(),
+            )
+            .into());
         }
-        let rdata = rdata::parse(rtype, &mut fields, &state.origin)
-            .map_err(|e| on_record(&type_name, e))?;
+        self.rdata.clear();
+        rdata::parse_into(rtype, &mut fields, &state.origin, &mut self.rdata)
+            .map_err(|e| on_record(&types::type_name(rtype), e))?;
+        state.last_owner = Some(self.zone.records.len());
         self.zone.records.push(Record {
             owner,
             rtype,
             class: rclass,
             ttl: ttl.unwrap_or(self.default_ttl),
-            rdata: rdata.into(),
+            rdata: self.rdata.as_slice().into(),
             file: state.index,
             line: u32::try_from(line).unwrap_or(u32::MAX),
         });
