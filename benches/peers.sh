@@ -301,30 +301,38 @@ EOF
 # Start server $1 on bundle $2 and wait until it answers "$3 $4" (a name
 # and a type number) with NOERROR and an answer record; sets server_pid,
 # port and load_secs (seconds from starting the process to that answer).
+# A server that exits before answering is tried again, at most three
+# times, on a new port: another program may take a free port between
+# free_port and the server's bind.
 start_server() {
-    local kind=$1 bundle=$2 name=$3 qtype=$4 dir start now status
+    local kind=$1 bundle=$2 name=$3 qtype=$4 dir start now status attempt
     dir="$work/$kind"
-    rm -rf "$dir"
-    mkdir -p "$dir"
-    port=$(free_port)
-    server_command "$kind" "$bundle" "$port" "$dir"
-    start=$(date +%s.%N)
-    setsid "${cmd[@]}" </dev/null >"$dir/server.log" 2>&1 &
-    server_pid=$!
-    status=0
-    perl "$probe" "$IP" "$port" "$name" "$qtype" "$START_DEADLINE" "$server_pid" || status=$?
-    now=$(date +%s.%N)
-    case $status in
-    0) ;;
-    2)
-        cat "$dir/server.log" >&2
-        die "$kind exited before answering $name"
-        ;;
-    *)
-        cat "$dir/server.log" >&2
-        die "$kind did not answer $name (type $qtype) within ${START_DEADLINE}s"
-        ;;
-    esac
+    for attempt in 1 2 3; do
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        port=$(free_port)
+        server_command "$kind" "$bundle" "$port" "$dir"
+        start=$(date +%s.%N)
+        setsid "${cmd[@]}" </dev/null >"$dir/server.log" 2>&1 &
+        server_pid=$!
+        status=0
+        perl "$probe" "$IP" "$port" "$name" "$qtype" "$START_DEADLINE" "$server_pid" || status=$?
+        now=$(date +%s.%N)
+        case $status in
+        0) break ;;
+        2)
+            cat "$dir/server.log" >&2
+            wait "$server_pid" 2>/dev/null || true
+            server_pid=
+            [ "$attempt" -lt 3 ] || die "$kind exited before answering $name, three times"
+            echo "benches/peers.sh: $kind exited before answering; trying another port" >&2
+            ;;
+        *)
+            cat "$dir/server.log" >&2
+            die "$kind did not answer $name (type $qtype) within ${START_DEADLINE}s"
+            ;;
+        esac
+    done
     load_secs=$(awk -v a="$start" -v b="$now" 'BEGIN { printf "%.2f", b - a }')
 }
 
