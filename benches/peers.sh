@@ -63,7 +63,8 @@
 # Environment: DURATION (seconds per run, 10), WORKERS (worker processes
 # or threads per server, 2), CLIENTS (dnsperf -c, 4), THREADS (dnsperf -T,
 # 1), LARGE (records of the large zone, 1000000), SKIP_LARGE=1 to leave
-# the large-zone run out, SERVERS (default "native hickory knot nsd").
+# the large-zone run out, SKIP_SMALL=1 to run only the large zone,
+# SERVERS (default "native hickory knot nsd").
 #
 # Needs dnsperf, knotd, nsd, dig and perl (the load probe; Debian's
 # essential perl-base is enough); as root on Debian they are installed
@@ -78,6 +79,7 @@ CLIENTS=${CLIENTS:-4}
 THREADS=${THREADS:-1}
 LARGE=${LARGE:-1000000}
 SKIP_LARGE=${SKIP_LARGE:-0}
+SKIP_SMALL=${SKIP_SMALL:-0}
 SERVERS=${SERVERS:-"native hickory knot nsd"}
 # Seconds a server may take from its start to its first answer (the large
 # zone included).
@@ -420,7 +422,9 @@ echo "stripedns peers benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) core
 echo "knotd $(knotd --version | awk '{print $NF}'), nsd $(nsd -v 2>&1 | awk 'NR==1 {print $NF}'), dnsperf $(dnsperf -h 2>&1 | awk '/^Version/ {print $2}')"
 echo "loopback UDP/TCP, ${DURATION}s per run, dnsperf -c $CLIENTS -T $THREADS -q 100, $WORKERS workers per server, query mix of $(wc -l <"$queries") questions"
 
-for mode in udp tcp; do
+modes="udp tcp"
+[ "$SKIP_SMALL" != 1 ] || modes=
+for mode in $modes; do
     declare -A QPS=() CPU=() ANSWERS=()
     echo
     echo "== $mode: tests/zones/diff, ${DURATION}s"
