@@ -57,14 +57,15 @@ impl<'a> Index<'a> {
                 continue;
             }
             let lower = lowercase(wire);
-            let id = names.number(&lower);
+            // Cloning a borrowed name copies no octets.
+            let (id, _) = names.intern(lower.clone());
             owner_of.push(id);
             last = Some((wire, id));
             // The owner and the names above it, up to the apex, are in
             // the tree; stop at the first one already there.
             let mut name = Some(lower);
             while let Some(n) = name.filter(|n| at_or_below(n, &apex)) {
-                let n_id = names.number(&n) as usize;
+                let n_id = names.intern(n.clone()).0 as usize;
                 in_tree.resize(names.len(), false);
                 if in_tree.get(n_id) == Some(&true) {
                     break;

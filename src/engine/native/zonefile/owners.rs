@@ -70,15 +70,6 @@ impl<'a> Owners<'a> {
         }
     }
 
-    /// The number of `name`, given one if it has none; the name is copied
-    /// (when owned) only when it is new.
-    pub(super) fn number(&mut self, name: &Cow<'a, [u8]>) -> u32 {
-        match self.get(name) {
-            Some(id) => id,
-            None => self.intern(name.clone()).0,
-        }
-    }
-
     /// The number of `name`, if it has one.
     pub(super) fn get(&self, name: &[u8]) -> Option<u32> {
         self.ids.get(name).copied()

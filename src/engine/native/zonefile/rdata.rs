@@ -712,6 +712,48 @@ mod tests {
         rdata(rtype, text).unwrap_or_else(|e| panic!("{rtype} {text}: {e}"))
     }
 
+    /// The zone-file name reader gives what `Name::parse` gives, value or
+    /// error, for hand-picked and for random texts.
+    #[test]
+    fn names_read_as_name_parse_reads_them() {
+        let origin = Name::parse(b"example.com.", None).unwrap();
+        let l63 = "a".repeat(63);
+        let mut texts: Vec<String> = [
+            "www", "www.", "a.b.c", "@", ".", "", "a..b", ".a", "a.\\.", "\\.", "\\065b", "\\256",
+            "\\25", "\\1x", "x\\", "\\\\", "a\\ b.", "A.B.", "*.w",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+        texts.push(format!("{l63}.{l63}.{l63}."));
+        texts.push(format!("{l63}.{l63}.{l63}.{l63}."));
+        texts.push(format!("{l63}.{l63}.{l63}.{l63}.\\999"));
+        texts.push(format!("{l63}.{l63}.{l63}.abc"));
+        texts.push(format!("{l63}a"));
+        texts.push(format!("{l63}\\065"));
+        let alphabet = b"ab.\\0129Z";
+        let mut rng = fastrand::Rng::with_seed(8);
+        for _ in 0..20_000 {
+            let len = rng.usize(0..12);
+            let text: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.usize(..alphabet.len())])
+                .collect();
+            texts.push(String::from_utf8(text).unwrap());
+        }
+        for _ in 0..200 {
+            let labels = rng.usize(1..6);
+            let text: Vec<String> = (0..labels).map(|_| "x".repeat(rng.usize(1..70))).collect();
+            texts.push(text.join("."));
+        }
+        for text in &texts {
+            assert_eq!(
+                presentation_name(text.as_bytes(), &origin),
+                Name::parse(text.as_bytes(), Some(&origin)),
+                "{text:?}"
+            );
+        }
+    }
+
     #[test]
     fn addresses() {
         assert_eq!(ok("A", "192.0.2.1"), [192, 0, 2, 1]);
