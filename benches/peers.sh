@@ -11,11 +11,43 @@
 #          apex SOA/NS/MX/A, NXDOMAIN, missing types) written to
 #          $work/queries.txt;
 #   tcp    the same over TCP (dnsperf -m tcp);
-#   large  load a generated zone of 1,000,000 records: the time from start
-#          until the server answers the zone's SOA, and the memory of all
-#          its processes once that stops growing (every worker loaded):
-#          VmRSS summed, and PSS summed, which counts pages shared between
-#          forked processes once. The zone's last name must be answered.
+#   large  load a generated zone of 1,000,000 distinct records (SOA, NS,
+#          glue, then fleet names of four A records each, every address
+#          different, so no duplicate is collapsed away) and report:
+#          load time: from the moment the server process is started until
+#            the first correct answer (NOERROR with an answer record) for
+#            the zone's last name, the honest "serving the whole zone"
+#            point. A small probe sends that question every 20 ms, each
+#            time from a new source port (so SO_REUSEPORT spreads the
+#            probes over every worker's socket), and keeps listening on the
+#            earlier ports: a query waiting in the socket of a server still
+#            loading counts when it is answered. It costs the server nothing
+#            to speak of, unlike starting a dig per attempt.
+#          memory: once the servers' resident memory stops growing (every
+#            worker loaded), VmRSS summed over all its processes, and PSS
+#            summed, which counts pages shared between forked processes
+#            once. NSD forks its server processes after loading, so they
+#            share the zone copy-on-write and its summed RSS counts it
+#            several times: PSS is the fair figure. stripedns workers each
+#            load the bundle on their own (a worker's crash must not touch
+#            the others' data), so for stripedns RSS and PSS are close.
+#
+# How each server runs, with the settings it would have in production on
+# a 2-core machine, the same zone files and the same query mix:
+#   stripedns  `serve --bundle` with WORKERS worker processes (the king
+#              answers nothing); each worker reads, checks and indexes the
+#              zones itself. No identity, a scratch blacklist.
+#   knotd      WORKERS UDP and WORKERS TCP threads, background workers as
+#              Knot chooses; zones loaded whole from their files with
+#              semantic checks on (the checks stripedns makes too), no
+#              journal (journal-content: none: nothing is read from or
+#              written to it), nothing written back (zonefile-sync: -1).
+#              knotd answers REFUSED for a zone until it is loaded, which
+#              the load probe does not count as an answer.
+#   nsd        server-count WORKERS with reuseport, no nsd.db (zones read
+#              from their files), no control channel; minimal responses,
+#              no rate limiting, no round robin, as in the differential
+#              tests. NSD reads the zones before forking its servers.
 #
 # For udp and tcp it prints the answered queries per second and the
 # server's CPU time per answered query: user+system time of every process
@@ -31,9 +63,11 @@
 # Environment: DURATION (seconds per run, 10), WORKERS (worker processes
 # or threads per server, 2), CLIENTS (dnsperf -c, 4), THREADS (dnsperf -T,
 # 1), LARGE (records of the large zone, 1000000), SKIP_LARGE=1 to leave
-# the large-zone run out, SERVERS (default "native hickory knot nsd").
+# the large-zone run out, SKIP_SMALL=1 to run only the large zone,
+# SERVERS (default "native hickory knot nsd").
 #
-# Needs dnsperf, knotd, nsd and dig; as root on Debian they are installed
+# Needs dnsperf, knotd, nsd, dig and perl (the load probe; Debian's
+# essential perl-base is enough); as root on Debian they are installed
 # with apt-get when missing. Everything listens on 127.0.0.1 only, every
 # run is time-limited, and every server started here is stopped on exit.
 set -euo pipefail
@@ -45,8 +79,10 @@ CLIENTS=${CLIENTS:-4}
 THREADS=${THREADS:-1}
 LARGE=${LARGE:-1000000}
 SKIP_LARGE=${SKIP_LARGE:-0}
+SKIP_SMALL=${SKIP_SMALL:-0}
 SERVERS=${SERVERS:-"native hickory knot nsd"}
-# Seconds a server may take to answer its SOA (the large zone included).
+# Seconds a server may take from its start to its first answer (the large
+# zone included).
 START_DEADLINE=${START_DEADLINE:-300}
 IP=127.0.0.1
 
@@ -63,6 +99,7 @@ have dnsperf || packages+=(dnsperf)
 have knotd || packages+=(knot)
 have nsd || packages+=(nsd)
 have dig || packages+=(bind9-dnsutils)
+have perl || packages+=(perl-base)
 if [ "${#packages[@]}" -gt 0 ]; then
     [ "$(id -u)" -eq 0 ] || die "missing packages: ${packages[*]}; install them (as root: apt-get install -y ${packages[*]})"
     have apt-get || die "missing packages: ${packages[*]}, and no apt-get to install them with"
@@ -182,7 +219,7 @@ server_command() {
         {
             printf 'server:\n    rundir: "%s"\n    listen: %s@%s\n' "$dir/run" "$IP" "$port"
             printf '    identity: ""\n    version: ""\n'
-            printf '    udp-workers: %s\n    tcp-workers: %s\n    background-workers: 1\n' "$WORKERS" "$WORKERS"
+            printf '    udp-workers: %s\n    tcp-workers: %s\n' "$WORKERS" "$WORKERS"
             printf 'database:\n    storage: "%s"\n' "$dir/storage"
             printf 'log:\n  - target: stderr\n    any: notice\n'
             printf 'template:\n  - id: default\n    storage: "%s"\n    semantic-checks: on\n' "$dir/storage"
@@ -217,38 +254,87 @@ server_command() {
     esac
 }
 
-# Start server $1 on bundle $2 and wait until it answers the SOA of zone
-# $3; sets server_pid, port and load_secs (seconds from start to answer).
+# The load probe: `perl probe.pl IP PORT NAME QTYPE DEADLINE PID` asks
+# NAME QTYPE over UDP every 20 ms, each time from a new socket, and keeps
+# reading every socket of the last 2 s; exits 0 at the first response
+# with the query's id, QR set, NOERROR and an answer record, 1 after
+# DEADLINE seconds, 2 as soon as process PID is gone.
+probe="$work/probe.pl"
+cat >"$probe" <<'EOF'
+use strict;
+use warnings;
+use Socket;
+my ($ip, $port, $name, $qtype, $deadline, $pid) = @ARGV;
+my $dest = pack_sockaddr_in($port, inet_aton($ip));
+my $qname = join('', map { chr(length $_) . $_ } split /\./, $name) . "\0";
+my (@socks, %id_of);
+# The server runs (a zombie is dead: the script has not reaped it yet).
+sub alive {
+    open(my $stat, '<', "/proc/$pid/stat") or return 0;
+    return <$stat> !~ /\) Z /;
+}
+for (1 .. int($deadline / 0.02) + 1) {
+    exit 2 unless alive();
+    socket(my $s, PF_INET, SOCK_DGRAM, getprotobyname('udp')) or die "socket: $!";
+    my $id = int(rand(65536));
+    send($s, pack('n6', $id, 0, 1, 0, 0, 0) . $qname . pack('n2', $qtype, 1), 0, $dest);
+    push @socks, $s;
+    $id_of{fileno $s} = $id;
+    select(undef, undef, undef, 0.02);
+    my $rin = '';
+    vec($rin, fileno $_, 1) = 1 for @socks;
+    while (select(my $rout = $rin, undef, undef, 0) > 0) {
+        my $read = 0;
+        for my $r (@socks) {
+            next unless vec($rout, fileno $r, 1);
+            defined recv($r, my $buf, 65535, 0) or next;
+            $read++;
+            next if length $buf < 12;
+            my ($rid, $flags, undef, $answers) = unpack('n4', $buf);
+            exit 0 if $rid == $id_of{fileno $r} && ($flags & 0x800f) == 0x8000 && $answers > 0;
+        }
+        last unless $read;
+    }
+    delete $id_of{fileno shift @socks} if @socks > 100;
+}
+exit 1;
+EOF
+
+# Start server $1 on bundle $2 and wait until it answers "$3 $4" (a name
+# and a type number) with NOERROR and an answer record; sets server_pid,
+# port and load_secs (seconds from starting the process to that answer).
+# A server that exits before answering is tried again, at most three
+# times, on a new port: another program may take a free port between
+# free_port and the server's bind.
 start_server() {
-    local kind=$1 bundle=$2 zone=$3 dir start now
+    local kind=$1 bundle=$2 name=$3 qtype=$4 dir start now status attempt
     dir="$work/$kind"
-    rm -rf "$dir"
-    mkdir -p "$dir"
-    port=$(free_port)
-    server_command "$kind" "$bundle" "$port" "$dir"
-    start=$(date +%s.%N)
-    setsid "${cmd[@]}" </dev/null >"$dir/server.log" 2>&1 &
-    server_pid=$!
-    while :; do
-        if ! kill -0 "$server_pid" 2>/dev/null; then
-            cat "$dir/server.log" >&2
-            die "$kind exited before answering"
-        fi
-        # A query sent while the server is still loading waits in its
-        # socket and is answered as soon as the zone is in, so the time
-        # below is the load time to within the loop's own cost.
-        if dig "@$IP" -p "$port" "$zone" SOA +norec +tries=1 +time=1 +noall +comments 2>/dev/null |
-            grep -q 'status: NOERROR'; then
-            break
-        fi
+    for attempt in 1 2 3; do
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        port=$(free_port)
+        server_command "$kind" "$bundle" "$port" "$dir"
+        start=$(date +%s.%N)
+        setsid "${cmd[@]}" </dev/null >"$dir/server.log" 2>&1 &
+        server_pid=$!
+        status=0
+        perl "$probe" "$IP" "$port" "$name" "$qtype" "$START_DEADLINE" "$server_pid" || status=$?
         now=$(date +%s.%N)
-        if awk -v a="$start" -v b="$now" -v d="$START_DEADLINE" 'BEGIN { exit !(b - a > d) }'; then
+        case $status in
+        0) break ;;
+        2)
             cat "$dir/server.log" >&2
-            die "$kind did not answer the SOA of $zone within ${START_DEADLINE}s"
-        fi
-        sleep 0.05
+            wait "$server_pid" 2>/dev/null || true
+            server_pid=
+            [ "$attempt" -lt 3 ] || die "$kind exited before answering $name, three times"
+            echo "benches/peers.sh: $kind exited before answering; trying another port" >&2
+            ;;
+        *)
+            cat "$dir/server.log" >&2
+            die "$kind did not answer $name (type $qtype) within ${START_DEADLINE}s"
+            ;;
+        esac
     done
-    now=$(date +%s.%N)
     load_secs=$(awk -v a="$start" -v b="$now" 'BEGIN { printf "%.2f", b - a }')
 }
 
@@ -304,7 +390,7 @@ cp tests/zones/diff/*.zone "$bundle/"
 # answered the same mix).
 drive() {
     local kind=$1 mode=$2 before after out
-    start_server "$kind" "$bundle" example.com
+    start_server "$kind" "$bundle" example.com 6
     before=$(cpu_ticks "$server_pid")
     if ! out=$(dnsperf -m "$mode" -s "$IP" -p "$port" -d "$queries" -l "$DURATION" \
         -c "$CLIENTS" -T "$THREADS" -q 100 -t 2 2>&1); then
@@ -336,7 +422,9 @@ echo "stripedns peers benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) core
 echo "knotd $(knotd --version | awk '{print $NF}'), nsd $(nsd -v 2>&1 | awk 'NR==1 {print $NF}'), dnsperf $(dnsperf -h 2>&1 | awk '/^Version/ {print $2}')"
 echo "loopback UDP/TCP, ${DURATION}s per run, dnsperf -c $CLIENTS -T $THREADS -q 100, $WORKERS workers per server, query mix of $(wc -l <"$queries") questions"
 
-for mode in udp tcp; do
+modes="udp tcp"
+[ "$SKIP_SMALL" != 1 ] || modes=
+for mode in $modes; do
     declare -A QPS=() CPU=() ANSWERS=()
     echo
     echo "== $mode: tests/zones/diff, ${DURATION}s"
@@ -363,31 +451,35 @@ done
 if [ "$SKIP_LARGE" != 1 ]; then
     large="$work/large"
     mkdir -p "$large"
-    # SOA, two NS, their glue, then fleet names of four A records each.
+    # SOA, two NS, their glue, then fleet names of four A records each,
+    # every address different (10.x.y.z from the name's number and the
+    # record's place in it).
     awk -v n="$LARGE" 'BEGIN {
         print "$ORIGIN large.test.\n$TTL 3600"
         print "@ IN SOA ns1 hostmaster 1 7200 900 1209600 300"
         print "@ IN NS ns1\n@ IN NS ns2\nns1 IN A 192.0.2.1\nns2 IN A 192.0.2.2"
         for (i = 0; i < n - 5; i++) {
             h = int(i / 4)
-            printf "f%d 60 IN A 10.%d.%d.%d\n", h, int(h / 65536) % 256, int(h / 256) % 256, h % 256
+            printf "f%d 60 IN A 10.%d.%d.%d\n", h, int(h / 16384) % 256, int(h / 64) % 256, (h % 64) * 4 + i % 4
         }
     }' >"$large/large.test.zone"
+    # The last fleet name, and how many of the LARGE - 5 fleet records it
+    # holds.
+    last="f$(((LARGE - 6) / 4)).large.test"
+    last_count=$((LARGE - 5 - 4 * ((LARGE - 6) / 4)))
     echo
-    echo "== large: one zone of $LARGE records ($(du -m "$large/large.test.zone" | cut -f1) MB zone file)"
+    echo "== large: one zone of $LARGE records ($(du -m "$large/large.test.zone" | cut -f1) MB zone file), load time until $last A is answered"
     printf '%-10s %10s %10s %12s %10s %12s %10s\n' server "load s" "load/knot" "RSS MiB" "RSS/knot" "PSS MiB" "PSS/knot"
     declare -A LOAD=() RSS=() PSS=()
     order="knot"
     for s in $SERVERS; do [ "$s" = knot ] || order="$order $s"; done
     for kind in $order; do
         case " $SERVERS " in *" $kind "*) ;; *) continue ;; esac
-        start_server "$kind" "$large" large.test
+        start_server "$kind" "$large" "$last" 1
         settled_memory
-        # The last fleet name of the file must be served too: the whole
-        # zone is in, not only its apex.
-        last="f$(((LARGE - 6) / 4)).large.test"
+        # Every worker has loaded now: the last name has all its records.
         got=$(dig "@$IP" -p "$port" "$last" A +norec +tries=2 +time=2 +short | wc -l)
-        [ "$got" -ge 1 ] || die "$kind does not answer $last A after loading"
+        [ "$got" -eq "$last_count" ] || die "$kind answers $last A with $got records, not $last_count"
         stop_server
         LOAD[$kind]=$load_secs
         RSS[$kind]=$rss_mib

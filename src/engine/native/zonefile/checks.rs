@@ -9,73 +9,160 @@
 //! (records outside the zone, a second SOA); the parser already resolved
 //! those the way Knot does.
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
 
 use crate::bundle::BundleError;
-use crate::engine::native::name::{Name, NameKey};
+use crate::engine::native::name::{MAX_NAME, Name};
 use crate::engine::native::record::{ParsedZone, Record, rtype};
 
 use super::nsec3;
+use super::owners::{Owners, at_or_below, lowercase, parent};
 use super::types::type_name;
 
 /// RFC 5155 NSEC3PARAM.
 const NSEC3PARAM: u16 = 51;
 
 /// The records of a zone by owner, for the checks.
+///
+/// Names are lowercased wire forms numbered by [`Owners`]; the records of
+/// each owner sit together in one array, in file order, so that building
+/// the index allocates nothing per record or per owner.
 struct Index<'a> {
-    /// The apex.
-    apex: Name,
-    /// Records by lowercased owner.
-    nodes: HashMap<NameKey, Vec<&'a Record>>,
-    /// Every name in the tree: owners and the empty non-terminals above them.
-    names: HashSet<NameKey>,
+    /// The apex, lowercased.
+    apex: Vec<u8>,
+    /// Every owner (but NSEC3 records') and every name in the tree.
+    names: Owners<'a>,
+    /// The records of name `i` are `records[start[i]..start[i + 1]]`.
+    start: Vec<usize>,
+    /// Records (but NSEC3 records) grouped by owner, in file order.
+    records: Vec<&'a Record>,
+    /// Whether name `i` is in the tree: an owner at or below the apex, or
+    /// an empty non-terminal between such an owner and the apex.
+    in_tree: Vec<bool>,
 }
 
 impl<'a> Index<'a> {
     /// Index the records of `zone`.
-    fn new(zone: &'a ParsedZone, apex: Name) -> Index<'a> {
-        let mut nodes: HashMap<NameKey, Vec<&Record>> = HashMap::new();
-        let mut names = HashSet::new();
+    fn new(zone: &'a ParsedZone, apex: &Name) -> Index<'a> {
+        let apex = lowercase(apex.as_wire()).into_owned();
+        let mut names = Owners::default();
+        let mut in_tree = Vec::new();
+        // The owner number of each indexed record, in file order.
+        let mut owner_of = Vec::with_capacity(zone.records.len());
+        let mut last: Option<(&[u8], u32)> = None;
         for record in zone.records.iter().filter(|r| !in_nsec3_tree(r)) {
-            nodes.entry(record.owner.key()).or_default().push(record);
-            let mut name = Some(record.owner.clone());
-            while let Some(n) = name.filter(|n| n.is_at_or_below(&apex)) {
-                if !names.insert(n.key()) {
+            let wire = record.owner.as_wire();
+            if let Some((_, id)) = last.filter(|&(w, _)| w == wire) {
+                owner_of.push(id);
+                continue;
+            }
+            let lower = lowercase(wire);
+            // Cloning a borrowed name copies no octets.
+            let (id, _) = names.intern(lower.clone());
+            owner_of.push(id);
+            last = Some((wire, id));
+            // The owner and the names above it, up to the apex, are in
+            // the tree; stop at the first one already there.
+            let mut name = Some(lower);
+            while let Some(n) = name.filter(|n| at_or_below(n, &apex)) {
+                let n_id = names.intern(n.clone()).0 as usize;
+                in_tree.resize(names.len(), false);
+                if in_tree.get(n_id) == Some(&true) {
                     break;
                 }
-                name = n.parent();
+                if let Some(flag) = in_tree.get_mut(n_id) {
+                    *flag = true;
+                }
+                name = match n {
+                    Cow::Borrowed(b) => parent(b).map(Cow::Borrowed),
+                    Cow::Owned(o) => parent(&o).map(|p| Cow::Owned(p.to_vec())),
+                };
             }
         }
-        Index { apex, nodes, names }
+        in_tree.resize(names.len(), false);
+        // Group the records by owner, keeping file order (a counting sort).
+        let mut start = vec![0; names.len() + 1];
+        for &id in &owner_of {
+            if let Some(count) = start.get_mut(id as usize + 1) {
+                *count += 1;
+            }
+        }
+        let mut total = 0;
+        for count in &mut start {
+            total += *count;
+            *count = total;
+        }
+        let mut next = start.clone();
+        let indexed = zone.records.iter().filter(|r| !in_nsec3_tree(r));
+        // Every slot is overwritten below; any record serves as the filler.
+        let mut records: Vec<&Record> = match indexed.clone().next() {
+            Some(filler) => vec![filler; owner_of.len()],
+            None => Vec::new(),
+        };
+        for (record, &id) in indexed.zip(&owner_of) {
+            if let Some(slot) = next.get_mut(id as usize) {
+                if let Some(place) = records.get_mut(*slot) {
+                    *place = record;
+                }
+                *slot += 1;
+            }
+        }
+        Index {
+            apex,
+            names,
+            start,
+            records,
+            in_tree,
+        }
     }
 
-    /// True when `name` owns a record of type `rtype`.
-    fn has(&self, name: &Name, rtype: u16) -> bool {
-        self.nodes
-            .get(&name.key())
-            .is_some_and(|rs| rs.iter().any(|r| r.rtype == rtype))
+    /// The records owned by the lowercased name `name`, in file order.
+    fn node(&self, name: &[u8]) -> &[&'a Record] {
+        match self.names.get(name) {
+            Some(id) => self.node_of(id),
+            None => &[],
+        }
     }
 
-    /// True when `name` or a name above it (below the apex) has NS records:
-    /// it is a delegation point or lies below one.
-    fn delegated(&self, name: &Name) -> bool {
-        let mut current = Some(name.clone());
-        while let Some(n) =
-            current.filter(|n| !n.eq_ignore_case(&self.apex) && n.is_at_or_below(&self.apex))
-        {
-            if self.has(&n, rtype::NS) {
+    /// The records owned by name number `id`.
+    fn node_of(&self, id: u32) -> &[&'a Record] {
+        let id = id as usize;
+        match (self.start.get(id), self.start.get(id + 1)) {
+            (Some(&from), Some(&to)) => self.records.get(from..to).unwrap_or_default(),
+            _ => &[],
+        }
+    }
+
+    /// True when the lowercased name `name` is in the tree.
+    fn in_tree(&self, name: &[u8]) -> bool {
+        self.names
+            .get(name)
+            .is_some_and(|id| self.in_tree.get(id as usize) == Some(&true))
+    }
+
+    /// True when the lowercased name `name` owns a record of type `rtype`.
+    fn has(&self, name: &[u8], rtype: u16) -> bool {
+        self.node(name).iter().any(|r| r.rtype == rtype)
+    }
+
+    /// True when the lowercased name `name` or a name above it (below the
+    /// apex) has NS records: it is a delegation point or lies below one.
+    fn delegated(&self, name: &[u8]) -> bool {
+        let mut current = Some(name);
+        while let Some(n) = current.filter(|&n| n != self.apex && at_or_below(n, &self.apex)) {
+            if self.has(n, rtype::NS) {
                 return true;
             }
-            current = n.parent();
+            current = parent(n);
         }
         false
     }
 
-    /// The closest name of the tree at or above `name`.
-    fn encloser(&self, name: &Name) -> Name {
-        let mut current = name.clone();
-        while !self.names.contains(&current.key()) {
-            match current.parent() {
+    /// The closest name of the tree at or above the lowercased `name`.
+    fn encloser<'n>(&self, name: &'n [u8]) -> &'n [u8] {
+        let mut current = name;
+        while !self.in_tree(current) {
+            match parent(current) {
                 Some(p) => current = p,
                 None => break,
             }
@@ -96,7 +183,7 @@ fn in_nsec3_tree(record: &Record) -> bool {
 
 /// Run the zone checks on a parsed zone.
 pub fn check_zone(zone: &ParsedZone) -> Result<(), BundleError> {
-    let Some(apex) = zone.origin.clone() else {
+    let Some(apex) = zone.origin.as_ref() else {
         return Err(BundleError::Zone {
             file: zone.files.first().cloned().unwrap_or_default(),
             line: 0,
@@ -115,55 +202,60 @@ pub fn check_zone(zone: &ParsedZone) -> Result<(), BundleError> {
     // RFC 1035 section 5.2: "Exactly one SOA RR should be present at the
     // top of the zone."
     if !index.has(&index.apex, rtype::SOA) {
-        return Err(fail(
-            None,
-            format!("{}: missing SOA at the zone apex", index.apex),
-        ));
+        return Err(fail(None, format!("{apex}: missing SOA at the zone apex")));
     }
     // RFC 1035 section 5.2: "There should be one or more NS RRs present at
     // the top of the zone."
     if !index.has(&index.apex, rtype::NS) {
-        return Err(fail(
-            None,
-            format!("{}: missing NS at the zone apex", index.apex),
-        ));
+        return Err(fail(None, format!("{apex}: missing NS at the zone apex")));
     }
     // Knot DNS builds its NSEC3 chain from the one NSEC3PARAM at the apex
     // and refuses a zone with several ("failed to load NSEC3 parameters").
     let params = zone
         .records
         .iter()
-        .filter(|r| r.rtype == NSEC3PARAM && r.owner.eq_ignore_case(&index.apex));
+        .filter(|r| r.rtype == NSEC3PARAM && r.owner.eq_ignore_case(apex));
     if let Some(second) = params.clone().nth(1) {
         return Err(fail(
             Some(second),
-            format!(
-                "{}: more than one NSEC3PARAM record at the apex",
-                index.apex
-            ),
+            format!("{apex}: more than one NSEC3PARAM record at the apex"),
         ));
     }
     let apex_nsec3 = if index.has(&index.apex, rtype::DNAME) {
-        apex_nsec3_owner(zone, &index.apex)
+        apex_nsec3_owner(zone, apex)
     } else {
         None
     };
     // Records in file order, so that the first problem in the file is the
-    // one reported, every time.
-    let mut checked_owners = HashSet::new();
+    // one reported, every time. What depends on the owner alone is checked
+    // once per run of records with the same owner.
+    let mut checked = vec![false; index.names.len()];
+    let mut last: Option<&[u8]> = None;
+    let mut owner = Cow::Borrowed(&[][..]);
     for record in &zone.records {
-        let records = index.nodes.get(&record.owner.key());
-        if let Some(records) = records.filter(|_| checked_owners.insert(record.owner.key()))
-            && let Some(message) = check_node(&index, records)
-        {
-            return Err(fail(Some(record), message));
+        let wire = record.owner.as_wire();
+        let new_owner = last != Some(wire);
+        if new_owner {
+            last = Some(wire);
+            owner = lowercase(wire);
+            if let Some(id) = index.names.get(&owner)
+                && let Some(seen) = checked.get_mut(id as usize)
+                && !std::mem::replace(seen, true)
+                && let Some(message) = check_node(&index, index.node_of(id))
+            {
+                return Err(fail(Some(record), message));
+            }
         }
         let message = match record.rtype {
             rtype::DS => check_ds(record),
-            rtype::NS => check_glue(&index, record),
+            rtype::NS => check_glue(&index, record, &owner),
             _ => None,
         }
-        .or_else(|| check_under_dname(&index, record, apex_nsec3.as_ref()));
+        .or_else(|| {
+            new_owner
+                .then(|| check_under_dname(&index, record, &owner, apex_nsec3.as_deref()))
+                .flatten()
+        });
         if let Some(message) = message {
             return Err(fail(Some(record), message));
         }
@@ -201,7 +293,7 @@ fn check_node(index: &Index<'_>, records: &[&Record]) -> Option<String> {
     if dnames > 1 {
         return Some(format!("{owner} DNAME: multiple DNAME records"));
     }
-    if !owner.eq_ignore_case(&index.apex) && count(rtype::NS) > 0 {
+    if *lowercase(owner.as_wire()) != *index.apex && count(rtype::NS) > 0 {
         return Some(format!("{owner} DNAME: NS record exists beside DNAME"));
     }
     None
@@ -214,21 +306,29 @@ fn check_node(index: &Index<'_>, records: &[&Record]) -> Option<String> {
 fn check_under_dname(
     index: &Index<'_>,
     record: &Record,
-    apex_nsec3: Option<&NameKey>,
+    owner: &[u8],
+    apex_nsec3: Option<&[u8]>,
 ) -> Option<String> {
-    let mut current = record.owner.parent();
-    while let Some(name) = current.filter(|n| n.is_at_or_below(&index.apex)) {
-        if index.has(&name, rtype::DNAME) {
-            let allowed =
-                name.eq_ignore_case(&index.apex) && apex_nsec3 == Some(&record.owner.key());
+    let mut current = parent(owner);
+    while let Some(name) = current.filter(|n| at_or_below(n, &index.apex)) {
+        if index.has(name, rtype::DNAME) {
+            let allowed = name == index.apex && apex_nsec3 == Some(owner);
             return (!allowed).then(|| {
+                // The ancestor with the letter case of the record's owner.
+                let at = owner.len().saturating_sub(name.len());
+                let shown = record
+                    .owner
+                    .as_wire()
+                    .get(at..)
+                    .and_then(|w| Name::from_wire(w).ok())
+                    .map_or_else(String::new, |n| n.to_string());
                 format!(
-                    "{name} DNAME: child record {} exists under DNAME",
+                    "{shown} DNAME: child record {} exists under DNAME",
                     record.owner
                 )
             });
         }
-        current = name.parent();
+        current = parent(name);
     }
     None
 }
@@ -236,7 +336,7 @@ fn check_under_dname(
 /// The owner of the apex's own NSEC3 record under the zone's first
 /// NSEC3PARAM (RFC 5155 section 4.2: algorithm 1, SHA-1, is the only one
 /// defined), if the zone has one.
-fn apex_nsec3_owner(zone: &ParsedZone, apex: &Name) -> Option<NameKey> {
+fn apex_nsec3_owner(zone: &ParsedZone, apex: &Name) -> Option<Vec<u8>> {
     let param = zone
         .records
         .iter()
@@ -249,34 +349,43 @@ fn apex_nsec3_owner(zone: &ParsedZone, apex: &Name) -> Option<NameKey> {
         return None;
     }
     let label = nsec3::hash_label(apex.key().as_wire(), salt, iterations);
-    apex.prepend(label.as_bytes()).ok().map(|n| n.key())
+    apex.prepend(label.as_bytes())
+        .ok()
+        .map(|n| n.key().as_wire().to_vec())
 }
 
 /// Glue for an NS record at the apex or at a delegation point whose target
 /// lies inside the zone, as Knot DNS checks it: the target (or a wildcard
 /// covering it) must have an A or AAAA record, unless it lies below another
 /// delegation.
-fn check_glue(index: &Index<'_>, ns: &Record) -> Option<String> {
+fn check_glue(index: &Index<'_>, ns: &Record, owner_key: &[u8]) -> Option<String> {
     let owner = &ns.owner;
-    let at_apex = owner.eq_ignore_case(&index.apex);
-    let below_other = owner.parent().is_some_and(|p| index.delegated(&p));
+    let at_apex = owner_key == index.apex;
+    let below_other = parent(owner_key).is_some_and(|p| index.delegated(p));
     if !at_apex && below_other {
         return None;
     }
     let target = Name::from_wire(&ns.rdata).ok()?;
-    if !target.is_at_or_below(&index.apex) {
+    let target_key = lowercase(target.as_wire());
+    if !at_or_below(&target_key, &index.apex) {
         return None;
     }
-    let glue_owner = if index.names.contains(&target.key()) {
-        target.clone()
+    let wildcard;
+    let glue_owner: &[u8] = if index.in_tree(&target_key) {
+        &target_key
     } else {
-        let encloser = index.encloser(&target);
-        if !encloser.eq_ignore_case(owner) && index.delegated(&encloser) {
+        let encloser = index.encloser(&target_key);
+        if encloser != owner_key && index.delegated(encloser) {
             return None;
         }
-        encloser.prepend(b"*").ok()?
+        // `*.` and the encloser, which must still be a valid name.
+        if encloser.len() + 2 > MAX_NAME {
+            return None;
+        }
+        wildcard = [&[1, b'*'][..], encloser].concat();
+        &wildcard
     };
-    if index.has(&glue_owner, rtype::A) || index.has(&glue_owner, rtype::AAAA) {
+    if index.has(glue_owner, rtype::A) || index.has(glue_owner, rtype::AAAA) {
         return None;
     }
     Some(format!("{owner} NS: missing glue record for {target}"))

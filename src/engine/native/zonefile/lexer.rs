@@ -8,9 +8,13 @@
 //! knows whether a token is a name (escapes decoded by [`super::Name::parse`])
 //! or a character string. The lexer reads through a cursor and never indexes,
 //! so hostile input can only produce an error.
+//!
+//! A zone of a million records is a million entries, so the lexer can
+//! refill one [`Entry`] in place ([`Lexer::next_into`]), reusing its token
+//! buffers, and copies each run of plain bytes in one go.
 
 /// One field of an entry, escapes still as written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Token {
     /// The field's bytes (without the quotes of a quoted string).
     pub text: Vec<u8>,
@@ -19,7 +23,7 @@ pub struct Token {
 }
 
 /// One logical entry: the tokens of a record or directive.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Entry {
     /// The 1-based line the entry starts on.
     pub line: usize,
@@ -45,6 +49,8 @@ pub struct Lexer<'a> {
     rest: &'a [u8],
     /// The current 1-based line.
     line: usize,
+    /// Tokens of earlier entries, kept for their buffers.
+    spare: Vec<Token>,
 }
 
 /// True for the blanks that separate fields.
@@ -57,12 +63,19 @@ fn ends_word(b: u8) -> bool {
     is_blank(b) || matches!(b, b'\n' | b';' | b'(' | b')')
 }
 
+/// True for the bytes an unquoted field holds as they are, with nothing to
+/// look at: printable, and neither a quote, an escape nor a field end.
+fn plain(b: u8) -> bool {
+    printable(b, false) && !matches!(b, b'"' | b'\\' | b';' | b'(' | b')')
+}
+
 impl<'a> Lexer<'a> {
     /// A lexer over `text`, starting on line 1.
     pub fn new(text: &'a [u8]) -> Lexer<'a> {
         Lexer {
             rest: text,
             line: 1,
+            spare: Vec::new(),
         }
     }
 
@@ -91,35 +104,39 @@ impl<'a> Lexer<'a> {
 
     /// The next entry, `None` at the end of the text. Lines holding only
     /// blanks and comments are skipped.
+    #[cfg(test)]
     pub fn next_entry(&mut self) -> Result<Option<Entry>, LexError> {
+        let mut entry = Entry::default();
+        Ok(self.next_into(&mut entry)?.then_some(entry))
+    }
+
+    /// Refill `entry` with the next entry, reusing its buffers; false (and
+    /// `entry` emptied) at the end of the text.
+    pub fn next_into(&mut self, entry: &mut Entry) -> Result<bool, LexError> {
+        self.spare.append(&mut entry.tokens);
         loop {
             if self.rest.is_empty() {
-                return Ok(None);
+                return Ok(false);
             }
-            let line = self.line;
-            let blank_owner = self.peek().is_some_and(is_blank);
-            let tokens = self.entry_tokens()?;
-            if !tokens.is_empty() {
-                return Ok(Some(Entry {
-                    line,
-                    blank_owner,
-                    tokens,
-                }));
+            entry.line = self.line;
+            entry.blank_owner = self.peek().is_some_and(is_blank);
+            self.entry_tokens(&mut entry.tokens)?;
+            if !entry.tokens.is_empty() {
+                return Ok(true);
             }
         }
     }
 
     /// The tokens up to the end of the entry (a newline outside parentheses
-    /// or the end of the text).
-    fn entry_tokens(&mut self) -> Result<Vec<Token>, LexError> {
-        let mut tokens = Vec::new();
+    /// or the end of the text), appended to `tokens`.
+    fn entry_tokens(&mut self, tokens: &mut Vec<Token>) -> Result<(), LexError> {
         let mut open_line = None;
         while let Some(b) = self.peek() {
             match b {
                 b'\n' => {
                     self.bump();
                     if open_line.is_none() {
-                        return Ok(tokens);
+                        return Ok(());
                     }
                 }
                 b if is_blank(b) => {
@@ -144,7 +161,12 @@ impl<'a> Lexer<'a> {
                     open_line = None;
                     self.bump();
                 }
-                _ => tokens.push(self.token()?),
+                _ => {
+                    let mut token = self.spare.pop().unwrap_or_default();
+                    token.text.clear();
+                    self.token(&mut token)?;
+                    tokens.push(token);
+                }
             }
         }
         if let Some(line) = open_line {
@@ -153,19 +175,28 @@ impl<'a> Lexer<'a> {
                 message: "unclosed parenthesis at the end of the file".into(),
             });
         }
-        Ok(tokens)
+        Ok(())
     }
 
-    /// One field: a quoted string, or a word that may end in a quoted value
-    /// after `=` (`alpn="h2,h3"`, as SVCB parameters are written).
-    fn token(&mut self) -> Result<Token, LexError> {
-        let mut text = Vec::new();
-        let quoted = self.peek() == Some(b'"');
-        while let Some(b) = self.peek() {
+    /// One field into `token` (whose text is empty): a quoted string, or
+    /// a word that may end in a quoted value after `=` (`alpn="h2,h3"`, as
+    /// SVCB parameters are written).
+    fn token(&mut self, token: &mut Token) -> Result<(), LexError> {
+        let text = &mut token.text;
+        token.quoted = self.peek() == Some(b'"');
+        loop {
+            // A run of plain bytes (no newline among them) in one copy.
+            let run = self.rest.iter().position(|&b| !plain(b));
+            let (head, tail) = self.rest.split_at(run.unwrap_or(self.rest.len()));
+            text.extend_from_slice(head);
+            self.rest = tail;
+            let Some(b) = self.peek() else {
+                break;
+            };
             match b {
-                b'"' if quoted || text.ends_with(b"=") => {
+                b'"' if token.quoted || text.ends_with(b"=") => {
                     self.bump();
-                    self.quoted_part(&mut text)?;
+                    self.quoted_part(text)?;
                     if self.peek().is_some_and(|b| !ends_word(b)) {
                         return Err(self.error("missing blank after a quoted string"));
                     }
@@ -179,14 +210,10 @@ impl<'a> Lexer<'a> {
                     text.push(escaped.ok_or_else(|| self.error("invalid escape"))?);
                 }
                 b if ends_word(b) => break,
-                b if !printable(b, false) => return Err(self.invalid(b)),
-                _ => {
-                    self.bump();
-                    text.push(b);
-                }
+                b => return Err(self.invalid(b)),
             }
         }
-        Ok(Token { text, quoted })
+        Ok(())
     }
 
     /// The inside of a quoted string, after its opening quote, up to and

@@ -49,6 +49,7 @@ mod generate;
 mod lexer;
 mod loc;
 mod nsec3;
+mod owners;
 mod rdata;
 mod svcb;
 mod text;
@@ -134,6 +135,7 @@ pub fn parse_bytes(
         include,
         default_ttl: DEFAULT_TTL,
         generated: 0,
+        rdata: Vec::new(),
     };
     let top = Source {
         origin: origin.clone(),
@@ -167,15 +169,17 @@ struct Parser<'a> {
     default_ttl: u32,
     /// Records produced by `$GENERATE` so far.
     generated: usize,
+    /// The RDATA of the record being read (a buffer kept for its room).
+    rdata: Vec<u8>,
 }
 
 /// The state of one file being read.
 struct FileState {
     /// The current origin (`$ORIGIN`).
     origin: Name,
-    /// The owner of the previous record, inherited by a line starting with
-    /// a blank.
-    last_owner: Option<Name>,
+    /// Where in [`ParsedZone::records`] the previous record of this file
+    /// is: its owner is inherited by a line starting with a blank.
+    last_owner: Option<usize>,
     /// Index of the file in [`ParsedZone::files`].
     index: u16,
     /// Where the file came from.
@@ -202,12 +206,13 @@ impl Parser<'_> {
             source,
         };
         let mut lexer = Lexer::new(text);
+        let mut entry = Entry::default();
         loop {
-            let entry = match lexer.next_entry() {
-                Ok(Some(entry)) => entry,
-                Ok(None) => return Ok(()),
+            match lexer.next_into(&mut entry) {
+                Ok(true) => {}
+                Ok(false) => return Ok(()),
                 Err(e) => return Err(zone_error(&path, e.line, e.message)),
-            };
+            }
             self.entry(&mut state, &entry)
                 .map_err(|e| e.into_bundle_error(&path, entry.line))?;
         }
@@ -319,13 +324,13 @@ impl Parser<'_> {
         let owner = if blank_owner {
             state
                 .last_owner
-                .clone()
+                .and_then(|i| self.zone.records.get(i))
+                .map(|r| r.owner.clone())
                 .ok_or("no previous owner for a line starting with a blank")?
         } else {
             let token = fields.next("owner")?;
             rdata::name(token, &state.origin).map_err(|e| format!("owner: {e}"))?
         };
-        state.last_owner = Some(owner.clone());
         let on_record = |what: &str, e: String| match what {
             "" => format!("{owner}: {e}"),
             _ => format!("{owner} {what}: {e}"),
@@ -344,21 +349,24 @@ impl Parser<'_> {
         }
         let type_token = fields.next("type").map_err(|e| on_record("", e))?;
         let rtype = rdata::type_number(&type_token.text).map_err(|e| on_record("", e))?;
-        let type_name = types::type_name(rtype);
         let rclass = rclass.unwrap_or(class::IN);
         if rclass != class::IN {
-            return Err(
-                on_record(&type_name, "unsupported class (only IN is served)".into()).into(),
-            );
+            return Err(on_record(
+                &types::type_name(rtype),
+                "unsupported class (only IN is served)".into(),
+            )
+            .into());
         }
-        let rdata = rdata::parse(rtype, &mut fields, &state.origin)
-            .map_err(|e| on_record(&type_name, e))?;
+        self.rdata.clear();
+        rdata::parse_into(rtype, &mut fields, &state.origin, &mut self.rdata)
+            .map_err(|e| on_record(&types::type_name(rtype), e))?;
+        state.last_owner = Some(self.zone.records.len());
         self.zone.records.push(Record {
             owner,
             rtype,
             class: rclass,
             ttl: ttl.unwrap_or(self.default_ttl),
-            rdata: rdata.into(),
+            rdata: self.rdata.as_slice().into(),
             file: state.index,
             line: u32::try_from(line).unwrap_or(u32::MAX),
         });
@@ -458,30 +466,76 @@ fn zone_error(file: &Path, line: usize, message: String) -> BundleError {
 /// whose TTLs follow the covered types) with the TTL of its first record,
 /// and at most one SOA at the apex.
 fn finish(zone: &mut ParsedZone) {
-    let Some(origin) = zone.origin.clone() else {
+    let Some(origin) = zone.origin.as_ref() else {
         return;
     };
-    let mut seen = HashSet::new();
+    let mut plan = finish_plan(&zone.records, origin).into_iter();
+    zone.records.retain_mut(|r| match plan.next() {
+        Some(Some(ttl)) => {
+            r.ttl = ttl;
+            true
+        }
+        _ => false,
+    });
+}
+
+/// What [`finish`] does with each record, in order: `None` drops it,
+/// `Some(ttl)` keeps it with that TTL.
+///
+/// Owners are numbered ([`owners::Owners`]) once per run of records with
+/// the same owner, so a record costs one hash of its number, type and
+/// canonical RDATA (borrowed unless names in it need lowercasing).
+fn finish_plan(records: &[Record], origin: &Name) -> Vec<Option<u32>> {
+    let apex = owners::lowercase(origin.as_wire());
+    let mut owners = owners::Owners::default();
+    let mut seen = HashSet::with_capacity(records.len());
     let mut first_ttl = HashMap::new();
     let mut apex_soa = false;
-    zone.records.retain_mut(|r| {
-        if !r.owner.is_at_or_below(&origin) {
-            return false;
-        }
-        if r.rtype == rtype::SOA && r.owner.eq_ignore_case(&origin) {
+    // The previous record's owner as written, its number (`None` outside
+    // the zone) and whether it is the apex.
+    let mut last_owner: Option<(&[u8], Option<u32>, bool)> = None;
+    // The previous RRset (owner number and type) and its TTL.
+    let mut last_set: Option<((u32, u16), u32)> = None;
+    let mut plan = Vec::with_capacity(records.len());
+    for r in records {
+        let wire = r.owner.as_wire();
+        let (id, at_apex) = match last_owner {
+            Some((w, id, at_apex)) if w == wire => (id, at_apex),
+            _ => {
+                let lower = owners::lowercase(wire);
+                let at_apex = *lower == *apex;
+                let id = owners::at_or_below(&lower, &apex).then(|| owners.intern(lower).0);
+                last_owner = Some((wire, id, at_apex));
+                (id, at_apex)
+            }
+        };
+        let Some(id) = id else {
+            plan.push(None);
+            continue;
+        };
+        if r.rtype == rtype::SOA && at_apex {
             if apex_soa {
-                return false;
+                plan.push(None);
+                continue;
             }
             apex_soa = true;
         }
-        if !seen.insert((r.owner.key(), r.rtype, wire::canonical(r.rtype, &r.rdata))) {
-            return false;
+        if !seen.insert((id, r.rtype, wire::canonical(r.rtype, &r.rdata))) {
+            plan.push(None);
+            continue;
         }
-        if r.rtype != rtype::RRSIG {
-            r.ttl = *first_ttl.entry((r.owner.key(), r.rtype)).or_insert(r.ttl);
-        }
-        true
-    });
+        let ttl = match last_set {
+            _ if r.rtype == rtype::RRSIG => r.ttl,
+            Some((set, ttl)) if set == (id, r.rtype) => ttl,
+            _ => {
+                let ttl = *first_ttl.entry((id, r.rtype)).or_insert(r.ttl);
+                last_set = Some(((id, r.rtype), ttl));
+                ttl
+            }
+        };
+        plan.push(Some(ttl));
+    }
+    plan
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use super::svcb::svcb;
 use super::text::{self, show};
 use super::types;
 use super::wire::validate;
-use crate::engine::native::name::Name;
+use crate::engine::native::name::{MAX_LABEL, MAX_NAME, Name, NameError};
 
 /// One field of a type's RDATA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,24 +208,40 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// Parse the presentation RDATA of `rtype` from `fields` into wire form.
-/// Names are relative to `origin`.
+/// [`parse_into`] a new buffer.
+#[cfg(test)]
 pub fn parse(rtype: u16, fields: &mut Fields<'_>, origin: &Name) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    parse_into(rtype, fields, origin, &mut out)?;
+    Ok(out)
+}
+
+/// Parse the presentation RDATA of `rtype` from `fields` into wire form in
+/// `out`, replacing what it held (a buffer kept for its room, so that
+/// reading a record allocates nothing for its RDATA). Names are relative
+/// to `origin`.
+pub fn parse_into(
+    rtype: u16,
+    fields: &mut Fields<'_>,
+    origin: &Name,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    out.clear();
     if fields.peek().is_some_and(|t| !t.quoted && t.text == b"\\#") {
         fields.next("\\#")?;
-        return generic(rtype, fields);
+        out.extend(generic(rtype, fields)?);
+        return Ok(());
     }
-    let mut out = Vec::new();
     match format(rtype).ok_or("unsupported record type; write it as \\# len hex")? {
         Format::Fields(list) => {
             for &field in list {
-                parse_field(field, fields, origin, &mut out)?;
+                parse_field(field, fields, origin, out)?;
             }
         }
-        Format::Loc => loc(fields, &mut out)?,
-        Format::Apl => apl(fields, &mut out)?,
-        Format::Ipseckey => ipseckey(fields, origin, &mut out)?,
-        Format::Svcb => svcb(fields, origin, &mut out)?,
+        Format::Loc => loc(fields, out)?,
+        Format::Apl => apl(fields, out)?,
+        Format::Ipseckey => ipseckey(fields, origin, out)?,
+        Format::Svcb => svcb(fields, origin, out)?,
     }
     fields.finish()?;
     // RFC 1035 section 3.2.1: "RDLENGTH an unsigned 16 bit integer that
@@ -233,7 +249,7 @@ pub fn parse(rtype: u16, fields: &mut Fields<'_>, origin: &Name) -> Result<Vec<u
     if out.len() > usize::from(u16::MAX) {
         return Err("RDATA longer than 65535 octets".into());
     }
-    Ok(out)
+    Ok(())
 }
 
 /// RFC 3597 section 5: "\# <length> <hex>", where "the hexadecimal data
@@ -339,8 +355,120 @@ pub fn name(token: &Token, origin: &Name) -> Result<Name, String> {
     {
         return Err(format!("invalid name \"{}\"", show(&token.text)));
     }
-    Name::parse(&token.text, Some(origin))
+    presentation_name(&token.text, origin)
         .map_err(|e| format!("invalid name \"{}\": {e}", show(&token.text)))
+}
+
+/// A presentation-form name (`www`, `a.example.`, `\046`, `\.`, `@`) in
+/// wire form, relative to `origin` unless it ends in a dot: what
+/// [`Name::parse`] reads, with the same error for the same text, written
+/// straight into one buffer because every owner of a zone goes through it.
+fn presentation_name(text: &[u8], origin: &Name) -> Result<Name, NameError> {
+    if text == b"@" {
+        return Ok(origin.clone());
+    }
+    if text == b"." {
+        return Ok(Name::root());
+    }
+    let mut wire = WireBuffer::default();
+    // Where the current label's length octet is, and the label's length.
+    let mut label_at = wire.push(0);
+    let mut label_len = 0u8;
+    let mut absolute = false;
+    let mut rest = text;
+    while let Some((&c, tail)) = rest.split_first() {
+        rest = tail;
+        let octet = match c {
+            b'.' => {
+                if label_len == 0 {
+                    return Err(NameError::EmptyLabel);
+                }
+                absolute = rest.is_empty();
+                label_at = wire.push(0);
+                label_len = 0;
+                continue;
+            }
+            b'\\' => match rest {
+                [a, b, c, tail @ ..] if [a, b, c].iter().all(|d| d.is_ascii_digit()) => {
+                    let value = [a, b, c]
+                        .iter()
+                        .fold(0u32, |v, &&d| v * 10 + u32::from(d - b'0'));
+                    rest = tail;
+                    u8::try_from(value).map_err(|_| NameError::BadEscape)?
+                }
+                [e, tail @ ..] if !e.is_ascii_digit() => {
+                    rest = tail;
+                    *e
+                }
+                _ => return Err(NameError::BadEscape),
+            },
+            other => other,
+        };
+        wire.push(octet);
+        label_len += 1;
+        if usize::from(label_len) > MAX_LABEL {
+            return Err(NameError::LabelTooLong);
+        }
+        wire.set(label_at, label_len);
+    }
+    // The length octet of an empty last label (after a final dot, or of
+    // an empty text) goes; the root or the origin ends the name.
+    if label_len == 0 {
+        wire.len -= 1;
+    }
+    if absolute {
+        wire.push(0);
+    } else {
+        for &b in origin.as_wire() {
+            wire.push(b);
+        }
+    }
+    // RFC 1035 section 2.3.4: "names 255 octets or less".
+    match wire.octets() {
+        Some(octets) => Name::from_wire(octets),
+        None => Err(NameError::NameTooLong),
+    }
+}
+
+/// The wire form of a name being written: up to 255 octets, and a count
+/// that keeps growing past them, so that a name too long is still read to
+/// its end (an error in its text comes first) and then refused.
+struct WireBuffer {
+    /// The octets written, as far as they fit.
+    octets: [u8; MAX_NAME],
+    /// How many octets were written.
+    len: usize,
+}
+
+impl Default for WireBuffer {
+    fn default() -> WireBuffer {
+        WireBuffer {
+            octets: [0; MAX_NAME],
+            len: 0,
+        }
+    }
+}
+
+impl WireBuffer {
+    /// Append `b`; returns where it went.
+    fn push(&mut self, b: u8) -> usize {
+        let at = self.len;
+        self.set(at, b);
+        self.len += 1;
+        at
+    }
+
+    /// Overwrite the octet at `at`, if it is in the buffer.
+    fn set(&mut self, at: usize, b: u8) {
+        if let Some(slot) = self.octets.get_mut(at) {
+            *slot = b;
+        }
+    }
+
+    /// The octets, `None` when more were written than fit.
+    fn octets(&self) -> Option<&[u8]> {
+        self.octets.get(..self.len)
+    }
 }
 
 /// True when a name is written with the characters Knot DNS reads in
@@ -582,6 +710,48 @@ mod tests {
 
     fn ok(rtype: &str, text: &str) -> Vec<u8> {
         rdata(rtype, text).unwrap_or_else(|e| panic!("{rtype} {text}: {e}"))
+    }
+
+    /// The zone-file name reader gives what `Name::parse` gives, value or
+    /// error, for hand-picked and for random texts.
+    #[test]
+    fn names_read_as_name_parse_reads_them() {
+        let origin = Name::parse(b"example.com.", None).unwrap();
+        let l63 = "a".repeat(63);
+        let mut texts: Vec<String> = [
+            "www", "www.", "a.b.c", "@", ".", "", "a..b", ".a", "a.\\.", "\\.", "\\065b", "\\256",
+            "\\25", "\\1x", "x\\", "\\\\", "a\\ b.", "A.B.", "*.w",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+        texts.push(format!("{l63}.{l63}.{l63}."));
+        texts.push(format!("{l63}.{l63}.{l63}.{l63}."));
+        texts.push(format!("{l63}.{l63}.{l63}.{l63}.\\999"));
+        texts.push(format!("{l63}.{l63}.{l63}.abc"));
+        texts.push(format!("{l63}a"));
+        texts.push(format!("{l63}\\065"));
+        let alphabet = b"ab.\\0129Z";
+        let mut rng = fastrand::Rng::with_seed(8);
+        for _ in 0..20_000 {
+            let len = rng.usize(0..12);
+            let text: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.usize(..alphabet.len())])
+                .collect();
+            texts.push(String::from_utf8(text).unwrap());
+        }
+        for _ in 0..200 {
+            let labels = rng.usize(1..6);
+            let text: Vec<String> = (0..labels).map(|_| "x".repeat(rng.usize(1..70))).collect();
+            texts.push(text.join("."));
+        }
+        for text in &texts {
+            assert_eq!(
+                presentation_name(text.as_bytes(), &origin),
+                Name::parse(text.as_bytes(), Some(&origin)),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

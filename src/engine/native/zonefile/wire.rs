@@ -5,6 +5,7 @@
 //! The walk reads through a cursor that only hands out checked slices, so
 //! any octets at all give a result or an error.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use super::rdata::{Field, Format, format};
@@ -94,18 +95,21 @@ const LOWERCASED: &[u16] = &[2, 5, 6, 12, 14, 15, 17, 18, 21, 33, 35, 36, 39, 46
 
 /// The canonical form of RDATA (names lowercased where RFC 4034 section
 /// 6.2 asks), which decides whether two records are the same record.
-pub fn canonical(rtype: u16, wire: &[u8]) -> Vec<u8> {
+/// Borrowed when it is the RDATA as written: a type without names to
+/// lowercase, or RDATA without an upper-case letter anywhere.
+pub fn canonical(rtype: u16, wire: &[u8]) -> Cow<'_, [u8]> {
+    if !LOWERCASED.contains(&rtype) || !wire.iter().any(u8::is_ascii_uppercase) {
+        return Cow::Borrowed(wire);
+    }
     let mut out = wire.to_vec();
-    if LOWERCASED.contains(&rtype)
-        && let Ok(names) = layout(rtype, wire)
-    {
+    if let Ok(names) = layout(rtype, wire) {
         for range in names {
             if let Some(name) = out.get_mut(range) {
                 name.make_ascii_lowercase();
             }
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// Walk RDATA by the wire layout of `rtype`, returning where its names lie.
