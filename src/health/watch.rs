@@ -10,7 +10,11 @@
 //!
 //! - a missing file means every address is healthy;
 //! - a file that cannot be read or parsed keeps the previous state, with a
-//!   warning naming the file, and is read again when it changes.
+//!   warning naming the file, and is read again when it changes;
+//! - a file written more than [`STALE_AFTER`] ago (its `written_unix_ms`)
+//!   means every address is healthy, with a warning: the checker refreshes
+//!   it at least every minute, so an old file is one whose checker has
+//!   stopped, and its down list must not outlive it.
 //!
 //! A health state can only remove addresses from answers (and never all
 //! of an RRset's), so the worst a bad file does is what a failing checker
@@ -30,6 +34,10 @@ use crate::fleet::{HealthFile, HealthState};
 
 /// How often the file is looked at when no file-system event comes.
 pub const POLL: Duration = Duration::from_millis(500);
+
+/// The age past which a health file no longer counts: three times the
+/// longest refresh period of the checker ([`super::refresh_every`]).
+pub const STALE_AFTER: Duration = Duration::from_secs(180);
 
 /// The largest health file read; a larger one is refused as unreadable.
 pub const MAX_FILE: u64 = 64 << 20;
@@ -108,6 +116,7 @@ impl HealthWatcher {
         let mut follower = Follower {
             path,
             seen: None,
+            written: None,
             current: Arc::new(HealthState::default()),
             apply: Box::new(apply),
         };
@@ -157,6 +166,9 @@ struct Follower {
     path: PathBuf,
     /// The version last read (`None`: missing, or not read yet).
     seen: Option<Option<(u64, u64, i64, i64)>>,
+    /// When the file last read and applied was written (ms since the
+    /// epoch); `None` when no file applies (missing, or already stale).
+    written: Option<u64>,
     /// The state last handed on.
     current: Arc<HealthState>,
     /// Where states go.
@@ -169,20 +181,43 @@ impl Follower {
     fn look(&mut self, first: bool) {
         let now = version(&self.path);
         if self.seen == Some(now) {
+            // Unchanged, but it may have grown stale since it was read.
+            if self.written.is_some_and(is_stale) {
+                self.written = None;
+                self.stale_warning();
+                self.hand_on(HealthState::default(), 0, false);
+            }
             return;
         }
         self.seen = Some(now);
         let (state, down) = match read(&self.path) {
-            Read::Missing => (HealthState::default(), 0),
-            Read::File(file) => (
-                file.state(),
-                file.addresses.iter().filter(|a| !a.healthy).count(),
-            ),
+            Read::Missing => {
+                self.written = None;
+                (HealthState::default(), 0)
+            }
+            Read::File(file) if is_stale(file.written_unix_ms) => {
+                self.written = None;
+                self.stale_warning();
+                (HealthState::default(), 0)
+            }
+            Read::File(file) => {
+                self.written = Some(file.written_unix_ms);
+                (
+                    file.state(),
+                    file.addresses.iter().filter(|a| !a.healthy).count(),
+                )
+            }
             Read::Bad(e) => {
                 warn!(file = %self.path.display(), error = %e, "health file not read; keeping the previous health state");
                 return;
             }
         };
+        self.hand_on(state, down, first);
+    }
+
+    /// Hand `state` on if it differs from the current one (`first`: in
+    /// any case).
+    fn hand_on(&mut self, state: HealthState, down: usize, first: bool) {
         if !first && state == *self.current {
             return;
         }
@@ -192,6 +227,23 @@ impl Follower {
         self.current = Arc::new(state);
         (self.apply)(Arc::clone(&self.current));
     }
+
+    fn stale_warning(&self) {
+        warn!(
+            file = %self.path.display(),
+            stale_after_s = STALE_AFTER.as_secs(),
+            "health file not refreshed (is the health checker running?); every address counts as healthy"
+        );
+    }
+}
+
+/// Whether a file written at `written_unix_ms` is older than
+/// [`STALE_AFTER`]; a time in the future (a clock step) is not stale.
+fn is_stale(written_unix_ms: u64) -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    now.saturating_sub(written_unix_ms) > STALE_AFTER.as_millis() as u64
 }
 
 /// A `notify` watcher on the directory of `path`, waking the follower for
@@ -231,10 +283,17 @@ mod tests {
         let mut addresses = vec![entry("127.0.0.9", true)];
         addresses.extend(down.iter().map(|a| entry(a, false)));
         HealthFile {
-            written_unix_ms: 1,
+            written_unix_ms: now_ms(),
             bundle: "ab".into(),
             addresses,
         }
+    }
+
+    fn now_ms() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
     }
 
     /// The down addresses of `www.example.com.` in the last state applied.
@@ -297,6 +356,25 @@ mod tests {
         let sink = Arc::clone(&states);
         let _w = HealthWatcher::start_with(path, move |s| sink.lock().unwrap().push(s)).unwrap();
         assert_eq!(down(&states), ["127.0.0.3".parse::<IpAddr>().unwrap()]);
+    }
+
+    #[test]
+    fn a_stale_file_counts_as_all_healthy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.json");
+        let mut old = file(&["127.0.0.3"]);
+        old.written_unix_ms = now_ms() - STALE_AFTER.as_millis() as u64 - 1000;
+        crate::health::publish(&path, &old).unwrap();
+        let states = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&states);
+        let _w =
+            HealthWatcher::start_with(path.clone(), move |s| sink.lock().unwrap().push(s)).unwrap();
+        assert!(down(&states).is_empty());
+        // A fresh file applies again.
+        crate::health::publish(&path, &file(&["127.0.0.3"])).unwrap();
+        assert!(eventually(|| down(&states).len() == 1));
+        assert!(!is_stale(now_ms() + 60_000), "a future time is not stale");
+        assert!(is_stale(1));
     }
 
     #[test]

@@ -747,8 +747,12 @@ fn serve_follows_a_health_file_and_names_a_bad_one() {
         since_unix_ms: 1,
         last_error: None,
     };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
     let file = HealthFile {
-        written_unix_ms: 1,
+        written_unix_ms: now_ms,
         bundle: "test".into(),
         addresses: vec![address(lo(2), true), address(lo(3), false)],
     };
