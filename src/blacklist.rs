@@ -370,28 +370,6 @@ impl Drop for Watcher {
     }
 }
 
-/// `secs` (Unix seconds) as `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn format_time(secs: u64) -> String {
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    // Civil from days (Howard Hinnant's algorithm), for days >= 0.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,12 +426,5 @@ mod tests {
             assert!(std::time::Instant::now() < deadline, "removal not seen");
             std::thread::sleep(Duration::from_millis(10));
         }
-    }
-
-    #[test]
-    fn times_are_printed_in_utc() {
-        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_time(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(format_time(1_764_070_138), "2025-11-25T11:28:58Z");
     }
 }

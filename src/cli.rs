@@ -512,8 +512,8 @@ pub fn list_blacklist(path: &Path, out: &mut impl Write) -> Result<(), CliError>
             e.fingerprint,
             e.engine,
             e.count,
-            blacklist::format_time(e.first_seen),
-            blacklist::format_time(e.last_seen),
+            format_utc(e.first_seen),
+            format_utc(e.last_seen),
             e.question
         )
         .map_err(io_err)?;

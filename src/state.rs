@@ -751,6 +751,7 @@ mod tests {
         assert_eq!(format_utc(0), "1970-01-01T00:00:00Z");
         assert_eq!(format_utc(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(format_utc(1_795_606_506), "2026-11-25T11:35:06Z");
+        assert_eq!(format_utc(1_764_070_138), "2025-11-25T11:28:58Z");
     }
 
     #[test]
