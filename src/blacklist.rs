@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use thiserror::Error;
@@ -191,13 +191,6 @@ fn update<T>(path: &Path, change: impl FnOnce(&mut Vec<Entry>) -> T) -> Result<T
     Ok(result)
 }
 
-/// Seconds since the Unix epoch, now.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// Record that `fingerprint` (described by `question`) killed a worker of
 /// `engine`: a new entry, or one more on the count of the existing one.
 /// Returns the entry as written.
@@ -207,7 +200,7 @@ pub fn add(
     engine: EngineKind,
     question: &str,
 ) -> Result<Entry, BlacklistError> {
-    let now = unix_now();
+    let now = crate::state::unix_now();
     update(path, |entries| {
         if let Some(e) = entries
             .iter_mut()

@@ -847,7 +847,7 @@ pub fn status(args: &StatusArgs, out: &mut impl Write) -> Result<(), CliError> {
     }
     text.push_str(&crate::health::status_text(
         &state.root().join(crate::health::FILE_NAME),
-        crate::health::unix_ms(),
+        crate::state::unix_ms(),
     ));
     out.write_all(text.as_bytes())
         .map_err(|source| CliError::Io {

@@ -59,7 +59,7 @@ use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
@@ -69,7 +69,7 @@ use crate::bundle::{Bundle, BundleError, BundleId};
 use crate::engine::native::name::Name;
 use crate::engine::native::zonefile;
 use crate::fleet::{AddressHealth, FleetPolicy, HealthCheck, HealthFile};
-use crate::state::{StateDir, format_utc};
+use crate::state::{StateDir, format_utc, unix_ms};
 
 /// The file the checker publishes in the state directory.
 pub const FILE_NAME: &str = "health.json";
@@ -239,13 +239,6 @@ pub fn refresh_every(targets: &[Target]) -> Duration {
         .unwrap_or(2000);
     Duration::from_millis(shortest.saturating_mul(5))
         .clamp(Duration::from_secs(1), Duration::from_secs(60))
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The file for `trackers` (keyed by name and address) of `bundle`.

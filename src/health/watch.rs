@@ -240,10 +240,7 @@ impl Follower {
 /// Whether a file written at `written_unix_ms` is older than
 /// [`STALE_AFTER`]; a time in the future (a clock step) is not stale.
 fn is_stale(written_unix_ms: u64) -> bool {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    now.saturating_sub(written_unix_ms) > STALE_AFTER.as_millis() as u64
+    crate::state::unix_ms().saturating_sub(written_unix_ms) > STALE_AFTER.as_millis() as u64
 }
 
 /// A `notify` watcher on the directory of `path`, waking the follower for
@@ -289,12 +286,7 @@ mod tests {
         }
     }
 
-    fn now_ms() -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64
-    }
+    use crate::state::unix_ms as now_ms;
 
     /// The down addresses of `www.example.com.` in the last state applied.
     fn down(states: &Mutex<Vec<Arc<HealthState>>>) -> Vec<IpAddr> {

@@ -44,7 +44,7 @@ pub mod text;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tracing::warn;
@@ -52,7 +52,7 @@ use tracing::warn;
 use crate::bundle::BundleId;
 use crate::engine::EngineKind;
 use crate::slot::{Slot, State};
-use crate::state::StateDir;
+use crate::state::{StateDir, unix_ms};
 use crate::topology::Pop;
 use counters::Totals;
 use http::Endpoint;
@@ -205,7 +205,7 @@ impl PopMetrics {
             pop: self.labels.pop.clone(),
             stripe: self.labels.stripe,
             engine: self.labels.engine.as_str().to_string(),
-            written_unix_ms: unix_ms(SystemTime::now()),
+            written_unix_ms: unix_ms(),
             queries: totals
                 .query_counts()
                 .into_iter()
@@ -392,7 +392,7 @@ pub fn serve_up(endpoint: Endpoint, state: StateDir, pops: Vec<Pop>) -> std::io:
 
 /// The exposition `up` serves (see [`serve_up`]).
 pub fn render_up(state: &StateDir, pops: &[Pop]) -> String {
-    let now = unix_ms(SystemTime::now());
+    let now = unix_ms();
     let fresh = u64::try_from(STALE_AFTER.as_millis()).unwrap_or(u64::MAX);
     let snapshots: Vec<(PopSnapshot, bool)> = pops
         .iter()
@@ -413,12 +413,6 @@ pub fn render_up(state: &StateDir, pops: &[Pop]) -> String {
         })
         .collect();
     render(&snapshots, Some(&PipelineSnapshot::read(state)))
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// A family with one sample per POP: name, type, help, value.

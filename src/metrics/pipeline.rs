@@ -7,13 +7,12 @@
 //! ([`reason_class`]), so the label set stays small.
 
 use std::path::Path;
-use std::time::SystemTime;
 
 use crate::fleet::HealthFile;
 use crate::state::StateDir;
 
 use super::text::{Kind, TextWriter};
-use super::unix_ms;
+use crate::state::unix_ms;
 
 /// The health checker's file in a state directory.
 pub const HEALTH_FILE: &str = "health.json";
@@ -153,7 +152,7 @@ impl PipelineSnapshot {
             "Seconds since the health checker last wrote health.json.",
         );
         if let Some(health) = &self.health {
-            let now = unix_ms(SystemTime::now());
+            let now = unix_ms();
             let age = now.saturating_sub(health.written_unix_ms) as f64 / 1000.0;
             w.sample(name, &[], age);
         }
