@@ -623,19 +623,36 @@ fn process_alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Write `bytes` to `path` through a temporary name and a rename.
+/// Write `bytes` to `path` through a temporary name and a rename, synced
+/// to disk before and after the rename.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    replace(path, "write", bytes, true).map_err(at(path))
+}
+
+/// Write `bytes` to `path` whole: a temporary name beside it (`.tmp-<what>-`
+/// [`temp_name`]) renamed over `path`, so a reader sees the old file or the
+/// new one, never half of one. Not synced: for runtime files that are
+/// rewritten often and rebuilt at start (health, metrics snapshots).
+pub fn replace_file(path: &Path, what: &str, bytes: &[u8]) -> io::Result<()> {
+    replace(path, what, bytes, false)
+}
+
+/// [`replace_file`], syncing the file before the rename and its directory
+/// after it when `durable`.
+fn replace(path: &Path, what: &str, bytes: &[u8], durable: bool) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(temp_name("write"));
+    let tmp = dir.join(temp_name(what));
     let written = fs::File::create(&tmp).and_then(|mut f| {
         f.write_all(bytes)?;
-        f.sync_all()
+        if durable { f.sync_all() } else { Ok(()) }
     });
     if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
         let _ = fs::remove_file(&tmp);
-        return Err(at(path)(e));
+        return Err(e);
     }
-    sync_dir(dir);
+    if durable {
+        sync_dir(dir);
+    }
     Ok(())
 }
 

@@ -55,7 +55,7 @@ pub mod probe;
 pub mod watch;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, Write};
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -267,18 +267,9 @@ pub fn health_file(
 /// over `path`, so a reader sees the old file or the new one, never half
 /// of one. [`sync`] makes it durable afterwards.
 pub fn publish(path: &Path, file: &HealthFile) -> io::Result<()> {
-    let bytes = serde_json::to_vec_pretty(file).map_err(io::Error::other)?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".tmp-health-{}", std::process::id()));
-    let written = std::fs::File::create(&tmp).and_then(|mut f| {
-        f.write_all(&bytes)?;
-        f.write_all(b"\n")
-    });
-    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    Ok(())
+    let mut bytes = serde_json::to_vec_pretty(file).map_err(io::Error::other)?;
+    bytes.push(b'\n');
+    crate::state::replace_file(path, "health", &bytes)
 }
 
 /// Flush the file at `path` and its directory entry to disk.

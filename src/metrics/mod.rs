@@ -336,10 +336,7 @@ impl PopSnapshot {
         let dir = state.join(SNAPSHOT_DIR);
         std::fs::create_dir_all(&dir)?;
         let json = serde_json::to_vec(self).map_err(std::io::Error::other)?;
-        let mut tmp = tempfile::NamedTempFile::with_prefix_in(".tmp-metrics-", &dir)?;
-        std::io::Write::write_all(&mut tmp, &json)?;
-        tmp.persist(&path).map_err(|e| e.error)?;
-        Ok(())
+        crate::state::replace_file(&path, "metrics", &json)
     }
 }
 
