@@ -397,10 +397,11 @@ impl Slot {
     fn start(&self, entry: usize, i: usize, query: &[u8], fingerprint: Option<Fingerprint>) {
         let e = self.entry(entry);
         // The octets kept hold the whole question of any query, so the
-        // king's fingerprint of them is the query's, except for a long
-        // query whose question cannot be read: that one is fingerprinted
-        // by all its octets, so do it here (rare: a malformed query of
-        // more than QUERY_KEPT octets).
+        // king's fingerprint of them is the query's; but a query longer
+        // than QUERY_KEPT whose question cannot be read is fingerprinted by
+        // all its octets, which the king will not have. Rather than parse
+        // here, fingerprint every query longer than QUERY_KEPT (rare: only
+        // TCP or large EDNS queries are that long).
         let fingerprint = match fingerprint {
             Some(f) => Some(f),
             None if query.len() > QUERY_KEPT => Fingerprint::of(query, self.engine),
