@@ -67,6 +67,7 @@ use tracing::{error, info, warn};
 
 use crate::bundle::{Bundle, BundleError, BundleId};
 use crate::engine::native::name::Name;
+use crate::engine::native::record::{class, rtype};
 use crate::engine::native::zonefile;
 use crate::fleet::{AddressHealth, FleetPolicy, HealthCheck, HealthFile};
 use crate::state::{StateDir, format_utc, unix_ms};
@@ -110,6 +111,13 @@ pub fn targets(bundle: &Bundle) -> Result<Vec<Target>, BundleError> {
     if checked.is_empty() {
         return Ok(Vec::new());
     }
+    let names: Vec<_> = checked
+        .into_iter()
+        .filter_map(|(fleet, check)| {
+            Some((Name::parse(fleet.name.as_bytes(), None).ok()?, fleet, check))
+        })
+        .collect();
+    // Only the zones that may hold a checked name are read.
     let mut zones = Vec::new();
     for file in bundle.zones() {
         let origin =
@@ -117,13 +125,15 @@ pub fn targets(bundle: &Bundle) -> Result<Vec<Target>, BundleError> {
                 path: file.path.clone(),
                 reason: e.to_string(),
             })?;
-        zones.push((origin, zonefile::load_zone(bundle, file)?));
+        if names
+            .iter()
+            .any(|(name, _, _)| name.is_at_or_below(&origin))
+        {
+            zones.push((origin, zonefile::load_zone(bundle, file)?));
+        }
     }
     let mut out = Vec::new();
-    for (fleet, check) in checked {
-        let Ok(name) = Name::parse(fleet.name.as_bytes(), None) else {
-            continue;
-        };
+    for (name, fleet, check) in names {
         let Some((_, zone)) = zones
             .iter()
             .filter(|(origin, _)| name.is_at_or_below(origin))
@@ -132,11 +142,10 @@ pub fn targets(bundle: &Bundle) -> Result<Vec<Target>, BundleError> {
             warn!(name = %fleet.name, "health-checked name is in no zone of the bundle");
             continue;
         };
-        let key = name.key();
         let mut found: Vec<IpAddr> = zone
             .records
             .iter()
-            .filter(|r| r.class == 1 && r.owner.key() == key)
+            .filter(|r| r.class == class::IN && r.owner.eq_ignore_case(&name))
             .filter_map(|r| address_of(r.rtype, &r.rdata))
             .collect();
         found.sort();
@@ -156,10 +165,10 @@ pub fn targets(bundle: &Bundle) -> Result<Vec<Target>, BundleError> {
 /// The address in the RDATA of an A or AAAA record.
 fn address_of(rtype: u16, rdata: &[u8]) -> Option<IpAddr> {
     match rtype {
-        1 => <[u8; 4]>::try_from(rdata)
+        rtype::A => <[u8; 4]>::try_from(rdata)
             .ok()
             .map(|a| IpAddr::V4(Ipv4Addr::from(a))),
-        28 => <[u8; 16]>::try_from(rdata)
+        rtype::AAAA => <[u8; 16]>::try_from(rdata)
             .ok()
             .map(|a| IpAddr::V6(Ipv6Addr::from(a))),
         _ => None,
