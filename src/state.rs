@@ -629,8 +629,8 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     replace(path, "write", bytes, true).map_err(at(path))
 }
 
-/// Write `bytes` to `path` whole: a temporary name beside it (`.tmp-<what>-`
-/// [`temp_name`]) renamed over `path`, so a reader sees the old file or the
+/// Write `bytes` to `path` whole: a temporary name beside it
+/// (`.tmp-<what>-<pid>-<nanoseconds>`) renamed over `path`, so a reader sees the old file or the
 /// new one, never half of one. Not synced: for runtime files that are
 /// rewritten often and rebuilt at start (health, metrics snapshots).
 pub fn replace_file(path: &Path, what: &str, bytes: &[u8]) -> io::Result<()> {
