@@ -47,7 +47,7 @@ use crate::engine::EngineKind;
 use crate::fingerprint::Fingerprint;
 use crate::king::{self, Backoff, BundleSource, KingConfig, KingError};
 use crate::pipeline::{Limits, PipelineConfig, PipelineError, locate_taster};
-use crate::server::{ServerError, default_udp_workers};
+use crate::server::{ServerError, UdpSteering, default_udp_workers};
 use crate::state::{DEFAULT_STATE_DIR, Place, PushOutcome, StateDir, StateError, format_utc};
 use crate::sys;
 use crate::taster::{TasteConfig, taste};
@@ -146,6 +146,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", alias = "udp-workers",
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub workers: Option<u32>,
+    /// How the kernel spreads UDP queries over the workers: `cpu` gives
+    /// each worker the queries received on its CPU (`SO_INCOMING_CPU`,
+    /// falling back to the hash), `hash` spreads them by a hash of the
+    /// client's address and port. Use `hash` on a host that receives all
+    /// packets on one CPU.
+    #[arg(long, value_name = "cpu|hash", default_value_t = UdpSteering::Cpu)]
+    pub udp_steering: UdpSteering,
     /// The query-of-death blacklist file [default: blacklist in
     /// $TMPDIR/stripedns, or /tmp/stripedns].
     #[arg(long, value_name = "FILE")]
@@ -594,6 +601,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         workers: args
             .workers
             .map_or_else(default_udp_workers, |n| n as usize),
+        udp_steering: args.udp_steering,
         tcp_idle_timeout: Duration::from_secs(args.tcp_idle_timeout),
         tcp_max_connections: args.tcp_max_connections as usize,
         blacklist,

@@ -62,7 +62,7 @@ use crate::engine::EngineKind;
 use crate::fingerprint;
 use crate::metrics::http::Endpoint;
 use crate::metrics::{self, PopLabels, PopMetrics, RestartCause};
-use crate::server::{ServerError, Sockets};
+use crate::server::{ServerError, Sockets, UdpSteering};
 use crate::slot::{InFlight, Slot, State};
 use crate::sys::{self, Signal};
 use crate::worker::EXIT_LOAD_FAILED;
@@ -159,6 +159,8 @@ pub struct KingConfig {
     pub listen: Vec<SocketAddr>,
     /// Worker processes (and UDP sockets per address).
     pub workers: usize,
+    /// How datagrams are spread over the workers' UDP sockets.
+    pub udp_steering: UdpSteering,
     /// How long a TCP connection may wait for its next query.
     pub tcp_idle_timeout: Duration,
     /// TCP connections open at once over all workers; shared out among
@@ -284,7 +286,7 @@ pub fn run(config: KingConfig) -> Result<(), KingError> {
     }
     let wakeup = Wakeup::install().map_err(signals)?;
     let workers = config.workers.max(1);
-    let sockets = Sockets::bind(&config.listen, workers)?;
+    let sockets = Sockets::bind(&config.listen, workers, config.udp_steering)?;
     // Tests and scripts read the bound port from this line when they
     // listen on port 0; keep its wording.
     for (addr, _) in &sockets.tcp {
