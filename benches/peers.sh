@@ -60,11 +60,16 @@
 # RCODE shares and average response size of each server are printed so
 # that a server answering differently stands out.
 #
-# Environment: DURATION (seconds per run, 10), WORKERS (worker processes
-# or threads per server, 2), CLIENTS (dnsperf -c, 4), THREADS (dnsperf -T,
-# 1), LARGE (records of the large zone, 1000000), SKIP_LARGE=1 to leave
-# the large-zone run out, SKIP_SMALL=1 to run only the large zone,
-# SERVERS (default "native hickory knot nsd").
+# Single runs on a small machine differ by 10-15 %, so the udp and tcp runs
+# go ROUNDS times over every server in turn (Knot DNS first each time) and
+# the table gives each server's median; every run's figures are printed
+# above it.
+#
+# Environment: DURATION (seconds per run, 10), ROUNDS (3), WORKERS
+# (worker processes or threads per server, 2), CLIENTS (dnsperf -c, 4),
+# THREADS (dnsperf -T, 1), LARGE (records of the large zone, 1000000),
+# SKIP_LARGE=1 to leave the large-zone run out, SKIP_SMALL=1 to run only
+# the large zone, SERVERS (default "native hickory knot nsd").
 #
 # Needs dnsperf, knotd, nsd, dig and perl (the load probe; Debian's
 # essential perl-base is enough); as root on Debian they are installed
@@ -77,6 +82,7 @@ DURATION=${DURATION:-10}
 WORKERS=${WORKERS:-2}
 CLIENTS=${CLIENTS:-4}
 THREADS=${THREADS:-1}
+ROUNDS=${ROUNDS:-3}
 LARGE=${LARGE:-1000000}
 SKIP_LARGE=${SKIP_LARGE:-0}
 SKIP_SMALL=${SKIP_SMALL:-0}
@@ -412,6 +418,12 @@ drive() {
         'BEGIN { printf "%.2f", t / hz * 1e6 / n }')
 }
 
+# The median of the numbers given as arguments.
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+        END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 # The ratio $1/$2 with two decimals, or "-" without a Knot DNS figure.
 ratio() {
     if [ -z "${2:-}" ] || [ "$2" = - ]; then echo -; return; fi
@@ -424,28 +436,41 @@ echo "loopback UDP/TCP, ${DURATION}s per run, dnsperf -c $CLIENTS -T $THREADS -q
 
 modes="udp tcp"
 [ "$SKIP_SMALL" != 1 ] || modes=
+# Knot DNS first in every round: the other servers' ratios need its
+# figures.
+order="knot"
+for s in $SERVERS; do [ "$s" = knot ] || order="$order $s"; done
 for mode in $modes; do
-    declare -A QPS=() CPU=() ANSWERS=()
+    declare -A QPS=() CPU=() ANSWERS=() SENT=() DONE=()
     echo
-    echo "== $mode: tests/zones/diff, ${DURATION}s"
+    echo "== $mode: tests/zones/diff, ${DURATION}s per run, $ROUNDS rounds of every server in turn"
+    for round in $(seq "$ROUNDS"); do
+        for kind in $order; do
+            case " $SERVERS " in *" $kind "*) ;; *) continue ;; esac
+            drive "$kind" "$mode"
+            QPS[$kind]="${QPS[$kind]:-} $qps"
+            CPU[$kind]="${CPU[$kind]:-} $cpu"
+            ANSWERS[$kind]=$answers
+            SENT[$kind]=$((${SENT[$kind]:-0} + sent))
+            DONE[$kind]=$((${DONE[$kind]:-0} + completed))
+            printf '  round %d %-8s %10.0f queries/s %8s cpu us/query\n' "$round" "$kind" "$qps" "$cpu"
+        done
+    done
+    echo "medians of the $ROUNDS rounds:"
     printf '%-10s %12s %12s %14s %10s %10s\n' server "queries/s" "qps/knot" "cpu us/query" "cpu/knot" answered
-    # Knot DNS first: the other servers' ratios need its figures.
-    order="knot"
-    for s in $SERVERS; do [ "$s" = knot ] || order="$order $s"; done
     for kind in $order; do
-        case " $SERVERS " in *" $kind "*) ;; *) continue ;; esac
-        drive "$kind" "$mode"
-        QPS[$kind]=$qps
-        CPU[$kind]=$cpu
-        ANSWERS[$kind]=$answers
-        printf '%-10s %12.0f %12s %14s %10s %10s\n' "$kind" "$qps" \
-            "$(ratio "$qps" "${QPS[knot]:-}")" "$cpu" "$(ratio "$cpu" "${CPU[knot]:-}")" \
-            "$completed/$sent"
+        [ -n "${QPS[$kind]:-}" ] || continue
+        qps=$(median ${QPS[$kind]})
+        cpu=$(median ${CPU[$kind]})
+        [ "$kind" != knot ] || { knot_qps=$qps; knot_cpu=$cpu; }
+        printf '%-10s %12.0f %12s %14.2f %10s %10s\n' "$kind" "$qps" \
+            "$(ratio "$qps" "${knot_qps:-}")" "$cpu" "$(ratio "$cpu" "${knot_cpu:-}")" \
+            "${DONE[$kind]}/${SENT[$kind]}"
     done
     for kind in $order; do
         [ -n "${ANSWERS[$kind]:-}" ] && printf '  %-8s %s\n' "$kind" "${ANSWERS[$kind]}"
     done
-    unset QPS CPU ANSWERS
+    unset QPS CPU ANSWERS SENT DONE knot_qps knot_cpu
 done
 
 if [ "$SKIP_LARGE" != 1 ]; then
