@@ -36,7 +36,8 @@
 # a 2-core machine, the same zone files and the same query mix:
 #   stripedns  `serve --bundle` with WORKERS worker processes (the king
 #              answers nothing); each worker reads, checks and indexes the
-#              zones itself. No identity, a scratch blacklist.
+#              zones itself. No identity, a scratch blacklist, UDP
+#              steered by CPU (the default `--udp-steering cpu`).
 #   knotd      WORKERS UDP and WORKERS TCP threads, background workers as
 #              Knot chooses; zones loaded whole from their files with
 #              semantic checks on (the checks stripedns makes too), no
