@@ -210,6 +210,18 @@ fn plain(b: u8, quoted: bool) -> bool {
     (0x21..=0x7e).contains(&b) || (quoted && (b == b' ' || b == b'\t'))
 }
 
+/// The bytes an unquoted word runs over without a second look: printable
+/// ASCII other than `"`, `\`, `;`, `(` and `)`.
+const RUN: [bool; 256] = {
+    let mut run = [false; 256];
+    let mut b = 0x21;
+    while b <= 0x7e {
+        run[b] = !matches!(b as u8, b'"' | b'\\' | b';' | b'(' | b')');
+        b += 1;
+    }
+    run
+};
+
 /// A cursor over a file being split.
 struct Scan<'a> {
     /// The file.
@@ -297,7 +309,16 @@ impl Scan<'_> {
             return Ok(());
         }
         let start = self.at;
-        while let Some(b) = self.peek() {
+        loop {
+            // Most of a word is plain bytes, none of them a newline.
+            let rest = self.src.get(self.at..).unwrap_or_default();
+            self.at += rest
+                .iter()
+                .position(|&b| !RUN[usize::from(b)])
+                .unwrap_or(rest.len());
+            let Some(b) = self.peek() else {
+                break;
+            };
             match b {
                 b'"' if self.at > start && self.src[self.at - 1] == b'=' => {
                     let from = self.joined.len();
