@@ -683,6 +683,10 @@ impl<'a> Words<'a> {
     }
 
     fn ipv4(&mut self) -> Result<Ipv4Addr, String> {
+        if let Some(a) = self.words.get(self.at).and_then(|t| dotted_quad(t.raw)) {
+            self.at += 1;
+            return Ok(a);
+        }
         self.parsed("an IPv4 address")
     }
 
@@ -999,6 +1003,33 @@ fn decimal(s: &str, places: u32) -> Option<u64> {
     int.checked_mul(10u64.pow(places))?.checked_add(f)
 }
 
+/// The common form of an IPv4 address, read without the general parser:
+/// four decimal octets of one to three digits, no leading zero. `None`
+/// for anything else (which `Ipv4Addr`'s parser then reads or refuses:
+/// whatever this reads, it reads alike).
+fn dotted_quad(raw: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = raw.split(|&b| b == b'.');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
+            return None;
+        }
+        let mut v: u16 = 0;
+        for &d in part {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + u16::from(d - b'0');
+        }
+        *octet = u8::try_from(v).ok()?;
+    }
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(Ipv4Addr::from(octets))
+}
+
 /// An address in text form.
 fn parse_ip<T: std::str::FromStr>(raw: &[u8]) -> Result<T, String> {
     std::str::from_utf8(raw)
@@ -1294,6 +1325,59 @@ mod tests {
         );
         assert!(rd("SVCB", "1 . port=1 port=2").is_err());
         assert!(rd("SVCB", "1 . bogus=1").is_err());
+    }
+
+    #[test]
+    fn dotted_quads_read_as_the_general_parser_reads_them() {
+        let mut cases: Vec<String> = [
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.1.1.1",
+            "1.1.1",
+            "1.1.1.1.1",
+            "1..1.1",
+            "1.1.1.",
+            ".1.1.1",
+            "1.1.1.1 ",
+            "+1.1.1.1",
+            "1.1.1.-1",
+            "0000.1.1.1",
+            "10.0.0.10",
+            "192.0.2.300",
+            "1.2.3.04",
+            "a.b.c.d",
+            "",
+        ]
+        .iter()
+        .map(|s| (*s).to_string())
+        .collect();
+        for i in 0..2000u32 {
+            let x = i.wrapping_mul(2_654_435_761);
+            cases.push(format!(
+                "{}.{}.{}.{}",
+                x % 300,
+                (x >> 8) % 260,
+                (x >> 16) % 1000,
+                i % 257
+            ));
+            cases.push(format!("{}.0{}.1.1", x % 7, i % 10));
+        }
+        for c in cases {
+            let general: Option<Ipv4Addr> = c.parse().ok();
+            if let Some(mine) = dotted_quad(c.as_bytes()) {
+                assert_eq!(Some(mine), general, "{c}");
+            }
+            let word = Token {
+                raw: c.as_bytes(),
+                quoted: false,
+            };
+            let mut w = Words {
+                words: std::slice::from_ref(&word),
+                at: 0,
+            };
+            assert_eq!(w.ipv4().ok(), general, "{c}");
+        }
     }
 
     #[test]
