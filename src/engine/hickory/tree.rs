@@ -444,7 +444,9 @@ impl Owner {
             } else {
                 0
             },
-            data: Vec::new(),
+            // The smallest block malloc hands out holds 24 octets: room
+            // for six IPv4 addresses or a short name from the start.
+            data: Vec::with_capacity(24),
         };
         let head = self.head.get_or_insert_with(new);
         if head.rtype == rec.rtype {
