@@ -2,10 +2,12 @@
 //! non-terminals included) keyed by its lowercased wire form, each with its
 //! RRsets in the order the zone file first wrote them and their records in
 //! wire form (encoded once at load by hickory's encoder), plus the zone
-//! checks Knot's `kzonecheck` makes (on hickory's [`LowerName`]).
+//! checks Knot's `kzonecheck` makes (on the lowercased wire names).
 //!
-//! Built once per load from the records [`super::master`] read; read-only
-//! afterwards and shared by every query behind one `Arc`.
+//! Built once per load by a [`Builder`], which takes the records as
+//! [`super::master`] reads them, one at a time, and keeps of each only its
+//! RDATA and, for the checks, where it was written; read-only afterwards
+//! and shared by every query behind one `Arc`.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
