@@ -213,6 +213,9 @@ impl RSet {
 
     /// The RDATA of record `i`.
     pub fn rdata(&self, i: usize) -> Option<&[u8]> {
+        if i >= self.len() {
+            return None;
+        }
         if self.width > 0 {
             let w = usize::from(self.width);
             return self.data.get(i * w..(i + 1) * w);
@@ -225,6 +228,7 @@ impl RSet {
         Rdatas {
             rest: &self.data,
             width: usize::from(self.width),
+            left: self.len(),
         }
     }
 }
@@ -232,19 +236,22 @@ impl RSet {
 /// The RDATA of an [`RSet`], one record at a time.
 #[derive(Debug, Clone)]
 pub struct Rdatas<'a> {
-    /// What is left.
+    /// What is left (possibly followed by unused octets).
     rest: &'a [u8],
     /// Fixed width, or 0 for length-prefixed records.
     width: usize,
+    /// Records left.
+    left: usize,
 }
 
 impl<'a> Iterator for Rdatas<'a> {
     type Item = &'a [u8];
 
     fn next(&mut self) -> Option<&'a [u8]> {
-        if self.rest.is_empty() {
+        if self.left == 0 {
             return None;
         }
+        self.left -= 1;
         let (at, len) = if self.width > 0 {
             (0, self.width)
         } else {
@@ -342,6 +349,7 @@ impl Building {
         Rdatas {
             rest: &self.data,
             width: usize::from(self.width),
+            left: self.count as usize,
         }
     }
 
@@ -351,6 +359,7 @@ impl Building {
         Rdatas {
             rest,
             width: usize::from(self.width),
+            left: 1,
         }
         .next()
     }
@@ -894,13 +903,22 @@ impl Builder {
             origin,
             apex,
             index,
-            mut owners,
+            owners,
             ..
         } = self;
         let mut nodes: Map<Box<[u8]>, Node> = Map::default();
         nodes.reserve(index.len());
+        // Owners in the order they were made, which is about the order
+        // their data lies in memory.
+        let mut keys: Vec<Option<Box<[u8]>>> = Vec::new();
+        keys.resize_with(owners.len(), || None);
         for (key, i) in index {
-            let owner = std::mem::replace(&mut owners[i as usize], Owner::empty(false));
+            keys[i as usize] = Some(key);
+        }
+        for (owner, key) in owners.into_iter().zip(keys) {
+            let Some(key) = key else {
+                continue;
+            };
             let rrsets: Box<[RSet]> = owner
                 .head
                 .into_iter()
@@ -911,14 +929,13 @@ impl Builder {
                     ttl: b.ttl,
                     len: b.count,
                     width: b.width,
-                    data: b.data.into_boxed_slice(),
+                    data: fitted(b.data),
                     spread: None,
                 })
                 .collect();
             let cut = *key != *apex && rrsets.iter().any(|s| s.rtype == t::NS);
             nodes.insert(key, Node { rrsets, cut });
         }
-        drop(owners);
         // The checks found the SOA.
         let soa = nodes
             .get(&apex)
@@ -943,6 +960,17 @@ impl Builder {
             negative_soa,
         })
     }
+}
+
+/// A set's data as it is kept: the buffer shrunk only when that frees a
+/// block's worth of octets, else kept whole (the records are counted, so
+/// unused octets at the end are never read), which saves a `realloc` per
+/// set that would not free anything.
+fn fitted(mut data: Vec<u8>) -> Box<[u8]> {
+    if data.capacity() - data.len() < 16 || data.capacity() <= 24 {
+        data.resize(data.capacity(), 0);
+    }
+    data.into_boxed_slice()
 }
 
 /// Where the names lie in RDATA of the types whose names RFC 4034 6.2
