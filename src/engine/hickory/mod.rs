@@ -3,9 +3,10 @@
 //! `RData`, `BinDecoder`, `BinEncoder`) and sharing nothing with the
 //! native engine below the [`Engine`] trait.
 //!
-//! Data flow: [`master`] reads each zone file of a bundle (with [`text`]
+//! Data flow: [`master`] streams each zone file of a bundle (with [`text`]
 //! for the lexical layer and [`rdata`] for per-type RDATA, encoded once
-//! into wire form), [`tree`] builds and checks the zone, [`spread`] maps
+//! into wire form) into a [`tree::Builder`], which builds and checks the
+//! zone as the records arrive, [`spread`] maps
 //! the bundle's fleet policy onto its address RRsets, [`request`] decodes a
 //! query in stages, [`answer`] walks the tree into a plan and [`emit`]
 //! encodes it within the size limit. The live [`answer::Zones`] sit behind an `ArcSwap`: one load per
@@ -55,7 +56,7 @@ pub mod tree;
 mod tests;
 
 use answer::Zones;
-use tree::Zone;
+use tree::{Builder, Zone};
 
 /// The hickory engine: live zones behind an `ArcSwap`, and the identity.
 #[derive(Debug)]
@@ -92,20 +93,27 @@ pub fn load(bundle: &Bundle) -> Result<Zones, BundleError> {
     let policy = crate::fleet::FleetPolicy::from_bundle(bundle)?;
     let mut zones = Zones::default();
     for file in bundle.zones() {
-        let loaded = master::read_zone(bundle, file)?;
-        #[cfg(feature = "fault-injection")]
-        for rec in &loaded.records {
-            if let (tree::t::TXT, Ok(wire)) = (rec.rtype, &rec.wire) {
-                // TXT RDATA: character strings, each after its length.
-                let mut rest = &wire[..];
-                while let Some((&len, tail)) = rest.split_first() {
-                    let (text, next) = tail.split_at(usize::from(len).min(tail.len()));
-                    crate::fault::on_load_txt(text);
-                    rest = next;
-                }
-            }
-        }
-        let mut zone = Zone::build(loaded)?;
+        let mut builder = Builder::new(&master::origin(file)?);
+        let loaded = master::read_zone(bundle, file, &mut builder)?;
+        let mut zone = builder.finish().map_err(|bad| match bad.at {
+            Some(at) => BundleError::Zone {
+                file: loaded
+                    .files
+                    .get(usize::from(at.file))
+                    .cloned()
+                    .unwrap_or_default(),
+                line: at.line as usize,
+                message: match master::describe(bundle, &loaded.files, at) {
+                    Some(text) => format!("`{text}`: {}", bad.message),
+                    None => bad.message,
+                },
+            },
+            None => BundleError::Zone {
+                file: file.path.clone(),
+                line: 0,
+                message: bad.message,
+            },
+        })?;
         spread::attach(&mut zone, &policy);
         let key = zone.apex.clone();
         if zones.by_apex.contains_key(&key) {

@@ -220,7 +220,7 @@ fn own_wire(t: u16, w: &mut Words<'_>, origin: &Name) -> Result<Vec<u8>, String>
             }
             for p in parts {
                 out.extend(text::hex(&[Token {
-                    raw: p.to_vec(),
+                    raw: p,
                     quoted: false,
                 }])?);
             }
@@ -245,8 +245,8 @@ fn own_wire(t: u16, w: &mut Words<'_>, origin: &Name) -> Result<Vec<u8>, String>
             match gateway_type {
                 0 if gateway.raw == b"." => {}
                 0 => return Err("gateway type 0 needs the gateway `.`".into()),
-                1 => out.extend(parse_ip::<Ipv4Addr>(&gateway.raw)?.octets()),
-                2 => out.extend(parse_ip::<Ipv6Addr>(&gateway.raw)?.octets()),
+                1 => out.extend(parse_ip::<Ipv4Addr>(gateway.raw)?.octets()),
+                2 => out.extend(parse_ip::<Ipv6Addr>(gateway.raw)?.octets()),
                 _ => out.extend(text::wire(&text::name_word(gateway, origin)?)),
             }
             let key = w.rest();
@@ -283,8 +283,8 @@ fn own_wire(t: u16, w: &mut Words<'_>, origin: &Name) -> Result<Vec<u8>, String>
         // RFC 4034 3.2 RRSIG.
         46 => {
             let covered = w.next()?;
-            let covered = record_type(&covered.raw).ok_or_else(|| {
-                format!("unknown type `{}`", String::from_utf8_lossy(&covered.raw))
+            let covered = record_type(covered.raw).ok_or_else(|| {
+                format!("unknown type `{}`", String::from_utf8_lossy(covered.raw))
             })?;
             out.extend(covered.to_be_bytes());
             out.push(w.algorithm()?);
@@ -307,7 +307,7 @@ fn own_wire(t: u16, w: &mut Words<'_>, origin: &Name) -> Result<Vec<u8>, String>
             out.push(w.num("flags")?);
             out.extend(w.num::<u16>("iterations")?.to_be_bytes());
             out.extend(salt(w.next()?)?);
-            let hash = base32hex(&w.next()?.raw)?;
+            let hash = base32hex(w.next()?.raw)?;
             if hash.is_empty() || hash.len() > 255 {
                 return Err("bad NSEC3 next hashed owner".into());
             }
@@ -354,7 +354,7 @@ fn own_wire(t: u16, w: &mut Words<'_>, origin: &Name) -> Result<Vec<u8>, String>
             }
             for p in parts {
                 out.extend(text::hex(&[Token {
-                    raw: p.to_vec(),
+                    raw: p,
                     quoted: false,
                 }])?);
             }
@@ -382,14 +382,14 @@ fn own_wire(t: u16, w: &mut Words<'_>, origin: &Name) -> Result<Vec<u8>, String>
                 return Err("CAA tag must be letters and digits".into());
             }
             out.push(tag.raw.len() as u8);
-            out.extend(&tag.raw);
-            out.extend(text::unescape(&w.next()?.raw)?);
+            out.extend(tag.raw);
+            out.extend(text::unescape(w.next()?.raw)?);
         }
         code::URI => {
             out.extend(w.num::<u16>("priority")?.to_be_bytes());
             out.extend(w.num::<u16>("weight")?.to_be_bytes());
             let target = w.next()?;
-            out.extend(text::unescape(&target.raw)?);
+            out.extend(text::unescape(target.raw)?);
         }
         code::SVCB | code::HTTPS => {
             out.extend(w.num::<u16>("priority")?.to_be_bytes());
@@ -430,7 +430,7 @@ fn generic(t: u16, words: &[Token]) -> Result<RData, String> {
     let (len, hex) = words
         .split_first()
         .ok_or("`\\#` needs a length and hex octets")?;
-    let len: u16 = text::number(&len.raw, "RDATA length")?;
+    let len: u16 = text::number(len.raw, "RDATA length")?;
     let bytes = text::hex(hex)?;
     if bytes.len() != usize::from(len) {
         return Err(format!(
@@ -621,7 +621,14 @@ fn check_layout(t: u16, wire: &[u8]) -> Result<(), String> {
 /// The uncompressed wire form of `rdata`.
 pub fn to_wire(rdata: &RData) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    let mut encoder = BinEncoder::new(&mut out);
+    to_wire_into(rdata, &mut out)?;
+    Ok(out)
+}
+
+/// The uncompressed wire form of `rdata`, into `out` (cleared first).
+pub fn to_wire_into(rdata: &RData, out: &mut Vec<u8>) -> Result<(), String> {
+    out.clear();
+    let mut encoder = BinEncoder::new(out);
     encoder.set_name_encoding(NameEncoding::Uncompressed);
     rdata
         .emit(&mut encoder)
@@ -629,25 +636,25 @@ pub fn to_wire(rdata: &RData) -> Result<Vec<u8>, String> {
     if out.len() > usize::from(u16::MAX) {
         return Err("RDATA longer than 65,535 octets".into());
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A cursor over the RDATA words.
 struct Words<'a> {
     /// The words.
-    words: &'a [Token],
+    words: &'a [Token<'a>],
     /// The next one.
     at: usize,
 }
 
 impl<'a> Words<'a> {
-    fn next(&mut self) -> Result<&'a Token, String> {
+    fn next(&mut self) -> Result<&'a Token<'a>, String> {
         let t = self.words.get(self.at).ok_or("RDATA is incomplete")?;
         self.at += 1;
         Ok(t)
     }
 
-    fn rest(&mut self) -> &'a [Token] {
+    fn rest(&mut self) -> &'a [Token<'a>] {
         let rest = self.words.get(self.at..).unwrap_or_default();
         self.at = self.words.len();
         rest
@@ -668,14 +675,18 @@ impl<'a> Words<'a> {
     }
 
     fn num<T: TryFrom<u64>>(&mut self, what: &str) -> Result<T, String> {
-        text::number(&self.next()?.raw, what)
+        text::number(self.next()?.raw, what)
     }
 
     fn ttl(&mut self) -> Result<u32, String> {
-        text::ttl(&self.next()?.raw)
+        text::ttl(self.next()?.raw)
     }
 
     fn ipv4(&mut self) -> Result<Ipv4Addr, String> {
+        if let Some(a) = self.words.get(self.at).and_then(|t| dotted_quad(t.raw)) {
+            self.at += 1;
+            return Ok(a);
+        }
         self.parsed("an IPv4 address")
     }
 
@@ -686,7 +697,7 @@ impl<'a> Words<'a> {
     /// The next word through `FromStr`; `what` names it in the error.
     fn parsed<T: std::str::FromStr>(&mut self, what: &str) -> Result<T, String> {
         let t = self.next()?;
-        std::str::from_utf8(&t.raw)
+        std::str::from_utf8(t.raw)
             .ok()
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| format!("`{}` is not {what}", text::show(std::slice::from_ref(t))))
@@ -785,7 +796,7 @@ impl<'a> Words<'a> {
     }
 
     fn string(&mut self) -> Result<Vec<u8>, String> {
-        text::char_string(&self.next()?.raw)
+        text::char_string(self.next()?.raw)
     }
 
     /// One or more character strings, to the end. As Knot DNS does, a
@@ -797,7 +808,7 @@ impl<'a> Words<'a> {
         }
         let mut out = Vec::new();
         for t in rest {
-            let bytes = text::unescape(&t.raw)?;
+            let bytes = text::unescape(t.raw)?;
             if bytes.is_empty() {
                 out.push(Vec::new());
             }
@@ -812,10 +823,10 @@ impl<'a> Words<'a> {
 fn type_bitmap(words: &[Token]) -> Result<Vec<u8>, String> {
     let mut types = Vec::with_capacity(words.len());
     for w in words {
-        types.push(record_type(&w.raw).ok_or_else(|| {
+        types.push(record_type(w.raw).ok_or_else(|| {
             format!(
                 "unknown type `{}` in a type bitmap",
-                String::from_utf8_lossy(&w.raw)
+                String::from_utf8_lossy(w.raw)
             )
         })?);
     }
@@ -890,7 +901,7 @@ fn loc(words: &[Token]) -> Result<Vec<u8>, String> {
     let bad = || "bad LOC RDATA".to_string();
     let texts: Vec<String> = words
         .iter()
-        .map(|w| String::from_utf8_lossy(&w.raw).into_owned())
+        .map(|w| String::from_utf8_lossy(w.raw).into_owned())
         .collect();
     let mut i = 0;
     // One coordinate: degrees [minutes [seconds]] hemisphere.
@@ -992,6 +1003,33 @@ fn decimal(s: &str, places: u32) -> Option<u64> {
     int.checked_mul(10u64.pow(places))?.checked_add(f)
 }
 
+/// The common form of an IPv4 address, read without the general parser:
+/// four decimal octets of one to three digits, no leading zero. `None`
+/// for anything else (which `Ipv4Addr`'s parser then reads or refuses:
+/// whatever this reads, it reads alike).
+fn dotted_quad(raw: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = raw.split(|&b| b == b'.');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
+            return None;
+        }
+        let mut v: u16 = 0;
+        for &d in part {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + u16::from(d - b'0');
+        }
+        *octet = u8::try_from(v).ok()?;
+    }
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(Ipv4Addr::from(octets))
+}
+
 /// An address in text form.
 fn parse_ip<T: std::str::FromStr>(raw: &[u8]) -> Result<T, String> {
     std::str::from_utf8(raw)
@@ -1005,10 +1043,10 @@ fn parse_ip<T: std::str::FromStr>(raw: &[u8]) -> Result<T, String> {
 fn apl(words: &[Token]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     for w in words {
-        let bad = || format!("bad APL item `{}`", String::from_utf8_lossy(&w.raw));
+        let bad = || format!("bad APL item `{}`", String::from_utf8_lossy(w.raw));
         let (negated, item) = match w.raw.strip_prefix(b"!") {
             Some(rest) => (true, rest),
-            None => (false, &w.raw[..]),
+            None => (false, w.raw),
         };
         let item = std::str::from_utf8(item).map_err(|_| bad())?;
         let (family, rest) = item.split_once(':').ok_or_else(bad)?;
@@ -1104,7 +1142,7 @@ fn svc_params(words: &[Token]) -> Result<Vec<u8>, String> {
     for w in words {
         let (key, value) = match w.raw.iter().position(|&b| b == b'=') {
             Some(eq) => (&w.raw[..eq], Some(&w.raw[eq + 1..])),
-            None => (&w.raw[..], None),
+            None => (w.raw, None),
         };
         let k = svc_key(key)?;
         let need = || {
@@ -1154,7 +1192,7 @@ fn svc_params(words: &[Token]) -> Result<Vec<u8>, String> {
                 data
             }
             5 => text::base64(&[Token {
-                raw: need()?.to_vec(),
+                raw: need()?,
                 quoted: false,
             }])?,
             _ => text::unescape(value.unwrap_or_default())?,
@@ -1194,7 +1232,7 @@ mod tests {
         let line = format!("x {text}\n");
         let e = split_entries(line.as_bytes()).unwrap();
         let code = record_type(t.as_bytes()).unwrap();
-        parse(code, &e[0].tokens[1..], &origin).and_then(|r| to_wire(&r))
+        parse(code, &e[0].tokens()[1..], &origin).and_then(|r| to_wire(&r))
     }
 
     #[test]
@@ -1287,6 +1325,59 @@ mod tests {
         );
         assert!(rd("SVCB", "1 . port=1 port=2").is_err());
         assert!(rd("SVCB", "1 . bogus=1").is_err());
+    }
+
+    #[test]
+    fn dotted_quads_read_as_the_general_parser_reads_them() {
+        let mut cases: Vec<String> = [
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.1.1.1",
+            "1.1.1",
+            "1.1.1.1.1",
+            "1..1.1",
+            "1.1.1.",
+            ".1.1.1",
+            "1.1.1.1 ",
+            "+1.1.1.1",
+            "1.1.1.-1",
+            "0000.1.1.1",
+            "10.0.0.10",
+            "192.0.2.300",
+            "1.2.3.04",
+            "a.b.c.d",
+            "",
+        ]
+        .iter()
+        .map(|s| (*s).to_string())
+        .collect();
+        for i in 0..2000u32 {
+            let x = i.wrapping_mul(2_654_435_761);
+            cases.push(format!(
+                "{}.{}.{}.{}",
+                x % 300,
+                (x >> 8) % 260,
+                (x >> 16) % 1000,
+                i % 257
+            ));
+            cases.push(format!("{}.0{}.1.1", x % 7, i % 10));
+        }
+        for c in cases {
+            let general: Option<Ipv4Addr> = c.parse().ok();
+            if let Some(mine) = dotted_quad(c.as_bytes()) {
+                assert_eq!(Some(mine), general, "{c}");
+            }
+            let word = Token {
+                raw: c.as_bytes(),
+                quoted: false,
+            };
+            let mut w = Words {
+                words: std::slice::from_ref(&word),
+                at: 0,
+            };
+            assert_eq!(w.ipv4().ok(), general, "{c}");
+        }
     }
 
     #[test]

@@ -71,12 +71,13 @@ impl Clone for Spread {
 /// Give every A and AAAA RRset of two records or more in `zone` the
 /// policy `policy` sets for it.
 pub fn attach(zone: &mut Zone, policy: &FleetPolicy) {
-    for node in zone.nodes.values_mut() {
+    // A node's key is its owner lowercased.
+    for (owner, node) in zone.nodes.iter_mut() {
         for set in node.rrsets.iter_mut() {
             if !matches!(set.rtype, t::A | t::AAAA) || set.len() < 2 {
                 continue;
             }
-            let rule = policy.for_owner(&zone.apex, &set.owner.to_ascii_lowercase());
+            let rule = policy.for_owner(&zone.apex, owner);
             set.spread = Some(Spread::new(rule));
         }
     }

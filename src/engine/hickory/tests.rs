@@ -579,6 +579,115 @@ fn bad_zones_name_file_line_and_record() {
 }
 
 #[test]
+fn checks_name_the_record_read_again_from_its_file() {
+    // A problem found after reading names the record as written, also
+    // inside an included file and for a $GENERATE'd record.
+    let (f, l, m) = load_err(&[
+        ("example.zone", &format!("{HEAD}$INCLUDE part.db\n")),
+        ("part.db", "; part\n\nsub ( NS\n   ns.sub )\n"),
+    ]);
+    assert_eq!((f.as_str(), l), ("part.db", 3));
+    assert!(m.starts_with("`sub NS ns.sub`: missing glue"), "{m}");
+    let (f, l, m) = load_err(&[(
+        "example.zone",
+        &format!("{HEAD}$GENERATE 1-3 s$ NS ns.s$\nns.s1 A 192.0.2.1\nns.s2 A 192.0.2.2\n"),
+    )]);
+    assert_eq!((f.as_str(), l), ("example.zone", 5));
+    assert!(m.starts_with("`s3 NS ns.s3`: missing glue"), "{m}");
+    // Of several problems, the record written first is named.
+    let (_, l, m) = load_err(&[(
+        "example.zone",
+        &format!("{HEAD}b CNAME x\nb A 192.0.2.1\na CNAME x\na CNAME y\n"),
+    )]);
+    assert_eq!(l, 5);
+    assert!(m.contains("CNAME and other data (A) at b.example."), "{m}");
+}
+
+#[test]
+fn large_sets_keep_one_of_each_record() {
+    // Past the size searched one by one, duplicates are still found,
+    // names in RDATA compared without case (RFC 4034 6.2).
+    let mut zone = String::from(HEAD);
+    for round in 0..2 {
+        for i in 0..40 {
+            zone.push_str(&format!("big A 10.0.0.{i}\n"));
+            let target = if round == 0 { "T" } else { "t" };
+            zone.push_str(&format!("mx MX {i} {target}{i}.example.\n"));
+        }
+    }
+    zone.push_str("big A 10.0.0.40\n");
+    let b = TempBundle::new(&[("example.zone", &zone)]);
+    let e = b.open().unwrap();
+    let tcp = |name: &str, qtype: u16| ask(&e, &query(name, qtype, None), Transport::Tcp);
+    let m = tcp("big.example.", 1);
+    assert_eq!(m.answers.len(), 41);
+    let m = tcp("mx.example.", 15);
+    assert_eq!(m.answers.len(), 40);
+    assert!(
+        m.answers[0].data.to_string().contains("T0"),
+        "first written kept"
+    );
+}
+
+#[test]
+fn owners_in_wire_form_match_hickory_names() {
+    use super::text::{Token, lower_wire, name_word, name_word_wire, wire};
+    let origin = super::text::name(b"Example.", &Name::root()).unwrap();
+    let origin_wire = wire(&origin);
+    let mut out = Vec::new();
+    for raw in [
+        "www",
+        "WWW.",
+        "@",
+        ".",
+        "a\\.b",
+        "a\\065b.c",
+        "*",
+        "x.",
+        "a..b",
+        ".a",
+        "a\\",
+        "a\\1",
+        "a\\256",
+        "x y",
+        "-_/*",
+        "\\046",
+        "a.b.c.d.e",
+    ] {
+        let word = Token {
+            raw: raw.as_bytes(),
+            quoted: false,
+        };
+        let theirs = name_word(&word, &origin).map(|n| wire(&n));
+        let mine = name_word_wire(&word, &origin_wire, &mut out).map(|()| out.clone());
+        assert_eq!(mine, theirs, "{raw}");
+        if let Ok(n) = name_word(&word, &origin) {
+            assert_eq!(super::text::wire_name(&wire(&n)), n);
+            assert_eq!(lower_wire(&n), out.to_ascii_lowercase());
+        }
+    }
+    let long = [
+        &[b'x'; 63][..],
+        b".",
+        &[b'y'; 63],
+        b".",
+        &[b'z'; 63],
+        b".",
+        &[b'w'; 60],
+    ]
+    .concat();
+    for cut in [long.len(), long.len() - 1, long.len() - 3] {
+        let word = Token {
+            raw: &long[..cut],
+            quoted: false,
+        };
+        let theirs = name_word(&word, &origin).map(|n| wire(&n));
+        let mine = name_word_wire(&word, &origin_wire, &mut out).map(|()| out.clone());
+        assert_eq!(mine, theirs, "{cut}");
+    }
+}
+
+#[test]
 fn hostile_zone_text_never_panics() {
     let mut x: u32 = 99;
     let alphabet = b"a.@$()\";\\ \n\t0123456789AINSOXTCH#*-_/{},=";
@@ -702,14 +811,19 @@ fn rdata_matches_knot_wire_forms() {
     let text = include_str!("testdata/knot-3.2.6-types.zone");
     let b = TempBundle::new(&[("example.com.zone", text)]);
     let bundle = Bundle::open(&b.0).unwrap();
-    let loaded = super::master::read_zone(&bundle, &bundle.zones()[0]).unwrap();
-    let mut mine = Vec::new();
-    for r in &loaded.records {
-        let w = r.wire.as_ref().unwrap();
-        let hex: String = w.iter().map(|b| format!("{b:02X}")).collect();
-        let first = String::from_utf8_lossy(r.owner.iter().next().unwrap_or_default()).into_owned();
-        mine.push((first, hex));
+    /// The first label of each record's owner, and its RDATA in hex.
+    struct Hex(Vec<(String, String)>);
+    impl super::master::Sink for Hex {
+        fn record(&mut self, r: super::master::Read<'_>) {
+            let hex: String = r.rdata.iter().map(|b| format!("{b:02X}")).collect();
+            let len = usize::from(r.owner[0]);
+            let first = String::from_utf8_lossy(&r.owner[1..1 + len]).into_owned();
+            self.0.push((first, hex));
+        }
     }
+    let mut mine = Hex(Vec::new());
+    super::master::read_zone(&bundle, &bundle.zones()[0], &mut mine).unwrap();
+    let mine = mine.0;
     for (owner, hex) in KNOT_WIRE {
         assert!(
             mine.iter().any(|(o, h)| o == owner && h == hex),

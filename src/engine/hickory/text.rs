@@ -2,12 +2,13 @@
 //! reader: splitting a file into logical entries, and turning single tokens
 //! into names, numbers, TTLs and character strings.
 //!
-//! The reader works in two passes. [`split_entries`] scans the whole file
-//! once and cuts it into [`Entry`] values: one per logical line, with
-//! parentheses joining physical lines, comments dropped and quoted strings
-//! kept whole. Escapes are left untouched at this stage, so a token's raw
-//! text still tells `\.` (a dot inside a label) from `.` (a label break);
-//! each consumer decodes them in its own context ([`name`] or
+//! [`Entries`] scans a file one logical entry at a time: one per logical
+//! line, with parentheses joining physical lines, comments dropped and
+//! quoted strings kept whole. The words of an entry are borrowed from the
+//! file ([`Token`]), so reading allocates nothing per line. Escapes are
+//! left untouched at this stage, so a token's raw text still tells `\.` (a
+//! dot inside a label) from `.` (a label break); each consumer decodes
+//! them in its own context ([`name`], [`name_word_wire`] or
 //! [`char_string`]).
 //!
 //! ```
@@ -15,8 +16,9 @@
 //! let entries = split_entries(b"www  IN A 192.0.2.1 ; web\n  TXT ( \"a b\"\n  c )\n").unwrap();
 //! assert_eq!(entries.len(), 2);
 //! assert!(entries[1].inherits_owner);
-//! assert_eq!(entries[1].tokens[1].raw, b"a b");
-//! assert!(entries[1].tokens[1].quoted);
+//! let tokens = entries[1].tokens();
+//! assert_eq!(tokens[1].raw, b"a b");
+//! assert!(tokens[1].quoted);
 //! ```
 
 use hickory_proto::rr::Name;
@@ -26,17 +28,19 @@ pub const LABEL_MAX: usize = 63;
 /// RFC 1035 2.3.4: names are 255 octets or less in wire form.
 pub const NAME_MAX: usize = 255;
 
-/// One whitespace-separated word of an entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Token {
+/// One whitespace-separated word of an entry, borrowed from the file (or,
+/// for a word ending in a quoted value, from the splitter's scratch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token<'a> {
     /// The text as written, escapes not yet decoded; without the quotes
     /// for a quoted string.
-    pub raw: Vec<u8>,
+    pub raw: &'a [u8],
     /// True when the token was written between double quotes.
     pub quoted: bool,
 }
 
-/// One logical line of a master file.
+/// One logical line of a master file, its words owned (for tests and
+/// tools; the reader itself borrows them, see [`Entries`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// The 1-based physical line the entry starts on.
@@ -44,8 +48,31 @@ pub struct Entry {
     /// True when the line starts with a blank: the record reuses the
     /// previous owner (RFC 1035 5.1).
     pub inherits_owner: bool,
-    /// The words of the entry, at least one.
-    pub tokens: Vec<Token>,
+    /// The words of the entry, at least one: (text as written, quoted).
+    pub words: Vec<(Vec<u8>, bool)>,
+}
+
+impl Entry {
+    /// The words as tokens.
+    pub fn tokens(&self) -> Vec<Token<'_>> {
+        self.words
+            .iter()
+            .map(|(raw, quoted)| Token {
+                raw,
+                quoted: *quoted,
+            })
+            .collect()
+    }
+}
+
+/// Where one entry starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    /// The 1-based physical line the entry starts on.
+    pub line: usize,
+    /// True when the line starts with a blank: the record reuses the
+    /// previous owner (RFC 1035 5.1).
+    pub inherits_owner: bool,
 }
 
 /// Where and why splitting failed: (line, message).
@@ -62,42 +89,74 @@ pub type SplitError = (usize, String);
 /// a blank; a word may end in a quoted value after `=` (`alpn="h2,h3"`),
 /// which joins the word. An error names the line the scan had reached.
 pub fn split_entries(src: &[u8]) -> Result<Vec<Entry>, SplitError> {
-    let mut entries = Entries::new(src.to_vec());
+    let mut entries = Entries::default();
     let mut out = Vec::new();
-    while let Some(entry) = entries.next_entry()? {
-        out.push(entry);
+    while let Some(head) = entries.next_entry(src)? {
+        let mut tokens = Vec::new();
+        entries.tokens(src, &mut tokens);
+        out.push(Entry {
+            line: head.line,
+            inherits_owner: head.inherits_owner,
+            words: tokens.iter().map(|t| (t.raw.to_vec(), t.quoted)).collect(),
+        });
     }
     Ok(out)
 }
 
-/// The entries of one file, split one at a time, so that an error late in
-/// a file is only reported once everything before it was read.
+/// Where one word of the current entry lies.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    /// First octet.
+    start: usize,
+    /// One past the last octet.
+    end: usize,
+    /// Written between double quotes.
+    quoted: bool,
+    /// In [`Entries::joined`] rather than in the file.
+    joined: bool,
+}
+
+/// A streaming splitter over one file: it finds one entry at a time and
+/// keeps only where its words lie, so reading a file allocates nothing per
+/// entry; an error late in a file is only reported once everything before
+/// it was read.
 #[derive(Debug)]
 pub struct Entries {
-    /// The file.
-    src: Vec<u8>,
     /// Where the next entry starts.
     at: usize,
     /// Its line.
     line: usize,
+    /// The words of the entry found last.
+    spans: Vec<Span>,
+    /// The text of words that end in a quoted value (`key="value"`),
+    /// which is not one run of the file.
+    joined: Vec<u8>,
+}
+
+impl Default for Entries {
+    fn default() -> Entries {
+        Entries {
+            at: 0,
+            line: 1,
+            spans: Vec::new(),
+            joined: Vec::new(),
+        }
+    }
 }
 
 impl Entries {
-    /// The entries of the file `src`.
-    pub fn new(src: Vec<u8>) -> Entries {
-        Entries {
-            src,
-            at: 0,
-            line: 1,
-        }
-    }
-
-    /// The next entry, `None` at the end of the file.
-    pub fn next_entry(&mut self) -> Result<Option<Entry>, SplitError> {
+    /// Find the next entry of the file `src` (the same file at every
+    /// call), `None` at its end; its words are then read with
+    /// [`Entries::tokens`].
+    pub fn next_entry(&mut self, src: &[u8]) -> Result<Option<Head>, SplitError> {
+        self.spans.clear();
+        self.joined.clear();
         let mut scan = Scan {
-            src: &self.src,
+            src,
             at: self.at,
             line: self.line,
+            spans: &mut self.spans,
+            joined: &mut self.joined,
         };
         let result = loop {
             if scan.at >= scan.src.len() {
@@ -106,12 +165,11 @@ impl Entries {
             let line = scan.line;
             let inherits_owner = scan.peek().is_some_and(is_blank);
             match scan.entry() {
-                Ok(tokens) if tokens.is_empty() => continue,
-                Ok(tokens) => {
-                    break Ok(Some(Entry {
+                Ok(()) if scan.spans.is_empty() => continue,
+                Ok(()) => {
+                    break Ok(Some(Head {
                         line,
                         inherits_owner,
-                        tokens,
                     }));
                 }
                 Err(e) => break Err(e),
@@ -120,6 +178,20 @@ impl Entries {
         self.at = scan.at;
         self.line = scan.line;
         result
+    }
+
+    /// The words of the entry found last in `src`, into `out` (cleared
+    /// first).
+    pub fn tokens<'a>(&'a self, src: &'a [u8], out: &mut Vec<Token<'a>>) {
+        out.clear();
+        out.extend(self.spans.iter().map(|s| Token {
+            raw: if s.joined {
+                &self.joined[s.start..s.end]
+            } else {
+                &src[s.start..s.end]
+            },
+            quoted: s.quoted,
+        }));
     }
 }
 
@@ -138,6 +210,18 @@ fn plain(b: u8, quoted: bool) -> bool {
     (0x21..=0x7e).contains(&b) || (quoted && (b == b' ' || b == b'\t'))
 }
 
+/// The bytes an unquoted word runs over without a second look: printable
+/// ASCII other than `"`, `\`, `;`, `(` and `)`.
+const RUN: [bool; 256] = {
+    let mut run = [false; 256];
+    let mut b = 0x21;
+    while b <= 0x7e {
+        run[b] = !matches!(b as u8, b'"' | b'\\' | b';' | b'(' | b')');
+        b += 1;
+    }
+    run
+};
+
 /// A cursor over a file being split.
 struct Scan<'a> {
     /// The file.
@@ -146,6 +230,10 @@ struct Scan<'a> {
     at: usize,
     /// The line of the next octet.
     line: usize,
+    /// The words found so far.
+    spans: &'a mut Vec<Span>,
+    /// See [`Entries::joined`].
+    joined: &'a mut Vec<u8>,
 }
 
 impl Scan<'_> {
@@ -167,15 +255,14 @@ impl Scan<'_> {
     }
 
     /// The words of one entry, up to a newline outside parentheses.
-    fn entry(&mut self) -> Result<Vec<Token>, SplitError> {
-        let mut tokens = Vec::new();
+    fn entry(&mut self) -> Result<(), SplitError> {
         let mut open: Option<usize> = None;
         while let Some(b) = self.peek() {
             match b {
                 b'\n' => {
                     self.next();
                     if open.is_none() {
-                        return Ok(tokens);
+                        return Ok(());
                     }
                 }
                 b';' => {
@@ -196,34 +283,64 @@ impl Scan<'_> {
                 b if is_blank(b) => {
                     self.next();
                 }
-                _ => tokens.push(self.word()?),
+                _ => self.word()?,
             }
         }
         match open {
             Some(line) => Err((line, "`(` is never closed".into())),
-            None => Ok(tokens),
+            None => Ok(()),
         }
     }
 
     /// One word: a quoted string, or unquoted text that may end in a
     /// quoted value after `=`.
-    fn word(&mut self) -> Result<Token, SplitError> {
-        let quoted = self.peek() == Some(b'"');
-        let mut raw = Vec::new();
-        while let Some(b) = self.peek() {
+    fn word(&mut self) -> Result<(), SplitError> {
+        if self.peek() == Some(b'"') {
+            self.next();
+            let start = self.at;
+            self.quoted_rest(None)?;
+            self.after_quote()?;
+            self.spans.push(Span {
+                start,
+                end: self.at - 1,
+                quoted: true,
+                joined: false,
+            });
+            return Ok(());
+        }
+        let start = self.at;
+        loop {
+            // Most of a word is plain bytes, none of them a newline.
+            let rest = self.src.get(self.at..).unwrap_or_default();
+            self.at += rest
+                .iter()
+                .position(|&b| !RUN[usize::from(b)])
+                .unwrap_or(rest.len());
+            let Some(b) = self.peek() else {
+                break;
+            };
             match b {
-                b'"' if quoted || raw.ends_with(b"=") => {
+                b'"' if self.at > start && self.src[self.at - 1] == b'=' => {
+                    let from = self.joined.len();
+                    self.joined.extend_from_slice(&self.src[start..self.at]);
                     self.next();
-                    self.quoted_rest(&mut raw)?;
-                    if self.peek().is_some_and(|c| !ends_word(c)) {
-                        return self.fail("no blank after a quoted string");
-                    }
-                    break;
+                    let mut joined = std::mem::take(self.joined);
+                    let result = self.quoted_rest(Some(&mut joined));
+                    *self.joined = joined;
+                    result?;
+                    self.after_quote()?;
+                    self.spans.push(Span {
+                        start: from,
+                        end: self.joined.len(),
+                        quoted: false,
+                        joined: true,
+                    });
+                    return Ok(());
                 }
                 b'"' => return self.fail("`\"` inside a word"),
                 b'\\' => {
                     self.next();
-                    self.escaped(&mut raw)?;
+                    self.escaped()?;
                 }
                 b if ends_word(b) => break,
                 b if !plain(b, false) => {
@@ -231,32 +348,51 @@ impl Scan<'_> {
                 }
                 _ => {
                     self.next();
-                    raw.push(b);
                 }
             }
         }
-        Ok(Token { raw, quoted })
+        self.spans.push(Span {
+            start,
+            end: self.at,
+            quoted: false,
+            joined: false,
+        });
+        Ok(())
     }
 
-    /// After a backslash: keep it and the protected character.
-    fn escaped(&mut self, raw: &mut Vec<u8>) -> Result<(), SplitError> {
-        raw.push(b'\\');
+    /// After a closing quote: the word must end here.
+    fn after_quote(&self) -> Result<(), SplitError> {
+        if self.peek().is_some_and(|c| !ends_word(c)) {
+            return self.fail("no blank after a quoted string");
+        }
+        Ok(())
+    }
+
+    /// After a backslash: the protected character must be printable.
+    fn escaped(&mut self) -> Result<u8, SplitError> {
         match self.next() {
-            Some(c) if plain(c, true) => {
-                raw.push(c);
-                Ok(())
-            }
+            Some(c) if plain(c, true) => Ok(c),
             _ => self.fail("bad escape"),
         }
     }
 
-    /// The rest of a quoted string, after its opening quote.
-    fn quoted_rest(&mut self, raw: &mut Vec<u8>) -> Result<(), SplitError> {
+    /// The rest of a quoted string, after its opening quote, copied into
+    /// `out` when given (escapes kept as written).
+    fn quoted_rest(&mut self, mut out: Option<&mut Vec<u8>>) -> Result<(), SplitError> {
         loop {
             match self.next() {
                 Some(b'"') => return Ok(()),
-                Some(b'\\') => self.escaped(raw)?,
-                Some(c) if plain(c, true) => raw.push(c),
+                Some(b'\\') => {
+                    let c = self.escaped()?;
+                    if let Some(out) = out.as_deref_mut() {
+                        out.extend_from_slice(&[b'\\', c]);
+                    }
+                }
+                Some(c) if plain(c, true) => {
+                    if let Some(out) = out.as_deref_mut() {
+                        out.push(c);
+                    }
+                }
                 None | Some(b'\n') => return self.fail("unterminated quoted string"),
                 Some(c) => {
                     return self.fail(&format!("character \\{c:03} must be written as an escape"));
@@ -361,7 +497,13 @@ fn labels(raw: &[u8]) -> Result<(Vec<Vec<u8>>, bool), String> {
 /// A name written as a word: not quoted, and only with the characters
 /// Knot DNS reads in names (letters, digits, `-`, `_`, `/`, `*`, `.`),
 /// anything else escaped.
-pub fn name_word(word: &Token, origin: &Name) -> Result<Name, String> {
+pub fn name_word(word: &Token<'_>, origin: &Name) -> Result<Name, String> {
+    check_name_word(word)?;
+    name(word.raw, origin)
+}
+
+/// The characters [`name_word`] allows.
+fn check_name_word(word: &Token<'_>) -> Result<(), String> {
     let mut plain = true;
     let mut i = 0;
     while let Some(&b) = word.raw.get(i) {
@@ -375,10 +517,123 @@ pub fn name_word(word: &Token, origin: &Name) -> Result<Name, String> {
     if word.quoted || word.raw.is_empty() || (word.raw != b"@" && !plain) {
         return Err(format!(
             "`{}` is not a valid name (escape other characters)",
-            String::from_utf8_lossy(&word.raw)
+            String::from_utf8_lossy(word.raw)
         ));
     }
-    name(&word.raw, origin)
+    Ok(())
+}
+
+/// [`name_word`] straight into uncompressed wire form, case kept: the
+/// name written as `word` (relative to `origin`, itself in wire form) into
+/// `out`, with the same rules and the same messages.
+pub fn name_word_wire(word: &Token<'_>, origin: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    check_name_word(word)?;
+    let raw = word.raw;
+    out.clear();
+    if raw == b"@" {
+        out.extend_from_slice(origin);
+        return Ok(());
+    }
+    if raw == b"." {
+        out.push(0);
+        return Ok(());
+    }
+    // Each label's length octet is written once the label is complete.
+    let mut label_at = 0;
+    out.push(0);
+    let mut absolute = false;
+    let mut i = 0;
+    while let Some(&b) = raw.get(i) {
+        match b {
+            b'\\' => {
+                let (octet, used) = escape_at(raw, i + 1)?;
+                out.push(octet);
+                i += 1 + used;
+                continue;
+            }
+            b'.' => {
+                let len = out.len() - label_at - 1;
+                if len == 0 {
+                    return Err("empty label".into());
+                }
+                if len > LABEL_MAX {
+                    return Err("label longer than 63 octets".into());
+                }
+                out[label_at] = len as u8;
+                label_at = out.len();
+                out.push(0);
+                if i + 1 == raw.len() {
+                    absolute = true;
+                }
+            }
+            _ => out.push(b),
+        }
+        i += 1;
+    }
+    let len = out.len() - label_at - 1;
+    if len > LABEL_MAX {
+        return Err("label longer than 63 octets".into());
+    }
+    if len > 0 {
+        out[label_at] = len as u8;
+    } else if !absolute {
+        return Err("empty name".into());
+    }
+    if !absolute {
+        out.extend_from_slice(origin);
+    }
+    if out.len() > NAME_MAX {
+        return Err("name longer than 255 octets".into());
+    }
+    Ok(())
+}
+
+/// The name above `wire` (an uncompressed wire name), `None` for the root
+/// or a malformed name.
+pub fn parent(wire: &[u8]) -> Option<&[u8]> {
+    let len = usize::from(*wire.first()?);
+    if len == 0 {
+        return None;
+    }
+    wire.get(1 + len..)
+}
+
+/// True when the lowercased wire name `lower` is `apex` or lies below it
+/// (both lowercased): hickory's `zone_of` on wire forms.
+pub fn within(lower: &[u8], apex: &[u8]) -> bool {
+    let mut at = lower;
+    loop {
+        if at.len() == apex.len() {
+            return at == apex;
+        }
+        match parent(at) {
+            Some(up) if up.len() >= apex.len() => at = up,
+            _ => return false,
+        }
+    }
+}
+
+/// Labels of an uncompressed wire name, the root not counted.
+pub fn wire_labels(wire: &[u8]) -> usize {
+    let mut n = 0;
+    let mut at = wire;
+    while let Some(up) = parent(at) {
+        n += 1;
+        at = up;
+    }
+    n
+}
+
+/// A wire name as hickory's [`Name`] (for messages), the root when
+/// malformed.
+pub fn wire_name(wire: &[u8]) -> Name {
+    let mut labels = Vec::new();
+    let mut at = wire;
+    while let Some(up) = parent(at) {
+        labels.push(&at[1..at.len() - up.len()]);
+        at = up;
+    }
+    Name::from_labels(labels).unwrap_or_else(|_| Name::root())
 }
 
 /// A name in presentation form, relative to `origin` unless it ends in a
@@ -574,7 +829,7 @@ pub fn show(tokens: &[Token]) -> String {
         if t.quoted {
             s.push('"');
         }
-        s.push_str(&String::from_utf8_lossy(&t.raw));
+        s.push_str(&String::from_utf8_lossy(t.raw));
         if t.quoted {
             s.push('"');
         }
@@ -605,7 +860,7 @@ mod tests {
         let e = split_entries(src).unwrap();
         assert_eq!(e.len(), 2);
         assert_eq!(e[0].line, 2);
-        assert_eq!(e[0].tokens.len(), 9);
+        assert_eq!(e[0].tokens().len(), 9);
         assert_eq!(e[1].line, 7);
         assert!(!e[1].inherits_owner);
     }
@@ -613,12 +868,12 @@ mod tests {
     #[test]
     fn quotes_keep_specials() {
         let e = split_entries(b"a TXT \"x ; (y) \\\" z\" b\\ c\n").unwrap();
-        assert_eq!(e[0].tokens[2].raw, b"x ; (y) \\\" z");
-        assert_eq!(e[0].tokens[3].raw, b"b\\ c");
-        assert_eq!(char_string(&e[0].tokens[2].raw).unwrap(), b"x ; (y) \" z");
+        assert_eq!(e[0].tokens()[2].raw, b"x ; (y) \\\" z");
+        assert_eq!(e[0].tokens()[3].raw, b"b\\ c");
+        assert_eq!(char_string(e[0].tokens()[2].raw).unwrap(), b"x ; (y) \" z");
         let e = split_entries(b"s SVCB 1 . alpn=\"h2,h3\" port=1\n").unwrap();
-        assert_eq!(e[0].tokens[4].raw, b"alpn=h2,h3");
-        assert!(!e[0].tokens[4].quoted);
+        assert_eq!(e[0].tokens()[4].raw, b"alpn=h2,h3");
+        assert!(!e[0].tokens()[4].quoted);
     }
 
     #[test]
@@ -680,8 +935,8 @@ mod tests {
         assert_eq!(number::<u16>(b"65535", "u16").unwrap(), 65535);
         assert!(number::<u16>(b"65536", "u16").is_err());
         assert!(number::<u8>(b"-1", "u8").is_err());
-        let t = |s: &str| Token {
-            raw: s.as_bytes().to_vec(),
+        let t = |s: &'static str| Token {
+            raw: s.as_bytes(),
             quoted: false,
         };
         assert_eq!(hex(&[t("0a"), t("FF")]).unwrap(), [10, 255]);
