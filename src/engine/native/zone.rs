@@ -209,7 +209,8 @@ fn dedup(recs: &mut Vec<u32>, records: &[Record]) {
 
 /// The hash of the zone's name index: fast on short keys (a lookup hashes
 /// one name per label of the query), seeded per zone at random so that a
-/// bundle cannot choose its collisions ahead of time.
+/// bundle cannot choose its collisions ahead of time. The zone-file parser
+/// uses it for its load-time maps too, for the same two reasons.
 #[derive(Debug, Clone)]
 pub struct KeyHash {
     /// The per-zone seed.
@@ -254,6 +255,29 @@ impl std::hash::Hasher for KeyHasher {
             self.h = (self.h.rotate_left(23) ^ u64::from_le_bytes(b) ^ tail.len() as u64)
                 .wrapping_mul(K);
         }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // One step of `write`, without going through a buffer: numbers
+        // (a slice's length, a tuple's fields) are most of what a key of
+        // the load-time maps holds besides its octets.
+        self.h = (self.h.rotate_left(23) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
     }
 
     fn finish(&self) -> u64 {

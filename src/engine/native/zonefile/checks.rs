@@ -45,7 +45,7 @@ impl<'a> Index<'a> {
     /// Index the records of `zone`.
     fn new(zone: &'a ParsedZone, apex: &Name) -> Index<'a> {
         let apex = lowercase(apex.as_wire()).into_owned();
-        let mut names = Owners::default();
+        let mut names = Owners::with_capacity(zone.records.len() / 4);
         let mut in_tree = Vec::new();
         // The owner number of each indexed record, in file order.
         let mut owner_of = Vec::with_capacity(zone.records.len());

@@ -43,6 +43,7 @@ use crate::bundle::{Bundle, BundleError, ZoneFile};
 
 use super::name::Name;
 use super::record::{ParsedZone, Record, class, rtype};
+use super::zone::KeyHash;
 
 mod checks;
 mod generate;
@@ -487,9 +488,10 @@ fn finish(zone: &mut ParsedZone) {
 /// canonical RDATA (borrowed unless names in it need lowercasing).
 fn finish_plan(records: &[Record], origin: &Name) -> Vec<Option<u32>> {
     let apex = owners::lowercase(origin.as_wire());
-    let mut owners = owners::Owners::default();
-    let mut seen = HashSet::with_capacity(records.len());
-    let mut first_ttl = HashMap::new();
+    // Most owners hold a few records each.
+    let mut owners = owners::Owners::with_capacity(records.len() / 4);
+    let mut seen = HashSet::with_capacity_and_hasher(records.len(), KeyHash::default());
+    let mut first_ttl = HashMap::with_capacity_and_hasher(records.len() / 4, KeyHash::default());
     let mut apex_soa = false;
     // The previous record's owner as written, its number (`None` outside
     // the zone) and whether it is the apex.

@@ -13,6 +13,9 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use crate::engine::native::zone::KeyHash;
 
 /// The lowercased wire form of a valid wire name, borrowed when the name
 /// has no upper-case letter. (Length octets are at most 63, below `A`, so
@@ -49,22 +52,32 @@ pub(super) fn at_or_below(name: &[u8], apex: &[u8]) -> bool {
 }
 
 /// Numbers for lowercased names, from 0 in order of first sight.
+///
+/// Hashed with the seeded fast [`KeyHash`]: zone files are untrusted, so
+/// the seed is random, but nothing here answers remote queries.
 #[derive(Debug, Default)]
 pub(super) struct Owners<'a> {
     /// The number of every name seen.
-    ids: HashMap<Cow<'a, [u8]>, u32>,
+    ids: HashMap<Cow<'a, [u8]>, u32, KeyHash>,
 }
 
 impl<'a> Owners<'a> {
+    /// Room for `names` names before the map grows.
+    pub(super) fn with_capacity(names: usize) -> Owners<'a> {
+        Owners {
+            ids: HashMap::with_capacity_and_hasher(names, KeyHash::default()),
+        }
+    }
+
     /// The number of `name`, given one if it has none; true when it is new.
     pub(super) fn intern(&mut self, name: Cow<'a, [u8]>) -> (u32, bool) {
         // Bounded by the number of records (at most a few million), so the
         // count fits a u32.
         let next = self.ids.len() as u32;
-        match self.ids.get(&*name) {
-            Some(&id) => (id, false),
-            None => {
-                self.ids.insert(name, next);
+        match self.ids.entry(name) {
+            Entry::Occupied(e) => (*e.get(), false),
+            Entry::Vacant(e) => {
+                e.insert(next);
                 (next, true)
             }
         }
