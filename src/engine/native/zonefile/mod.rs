@@ -484,31 +484,89 @@ fn finish(zone: &mut ParsedZone) {
 /// `Some(ttl)` keeps it with that TTL.
 ///
 /// Owners are numbered ([`owners::Owners`]) once per run of records with
-/// the same owner, so a record costs one hash of its number, type and
-/// canonical RDATA (borrowed unless names in it need lowercasing).
+/// the same owner. Most zones write each owner's records together, so an
+/// owner seen for the first time is deduplicated within its run by
+/// comparing the few records kept so far. Only an owner that comes back
+/// after other owners, or whose run grows long, goes through the maps of
+/// the whole zone, after the records of its first run are put there; a
+/// record then costs one hash of its owner number, type and canonical
+/// RDATA (borrowed unless names in it need lowercasing).
 fn finish_plan(records: &[Record], origin: &Name) -> Vec<Option<u32>> {
+    /// How many records an owner's first run keeps before its keys move to
+    /// the maps of the whole zone (the run compares each record with all
+    /// those kept before it).
+    const RUN_LIMIT: usize = 8;
     let apex = owners::lowercase(origin.as_wire());
     // Most owners hold a few records each.
     let mut owners = owners::Owners::with_capacity(records.len() / 4);
-    let mut seen = HashSet::with_capacity_and_hasher(records.len(), KeyHash::default());
-    let mut first_ttl = HashMap::with_capacity_and_hasher(records.len() / 4, KeyHash::default());
+    // For each owner number: the records of its first run (`start..end`),
+    // or `None` once its keys are in `seen` and `first_ttl`.
+    let mut first_run: Vec<Option<(u32, u32)>> = Vec::with_capacity(records.len() / 4);
+    let mut seen = HashSet::with_hasher(KeyHash::default());
+    let mut first_ttl = HashMap::with_hasher(KeyHash::default());
     let mut apex_soa = false;
     // The previous record's owner as written, its number (`None` outside
     // the zone) and whether it is the apex.
     let mut last_owner: Option<(&[u8], Option<u32>, bool)> = None;
-    // The previous RRset (owner number and type) and its TTL.
-    let mut last_set: Option<((u32, u16), u32)> = None;
-    let mut plan = Vec::with_capacity(records.len());
-    for r in records {
+    // The run being read: its owner's number and first record, and while
+    // the owner is not in the maps, the (type, canonical RDATA) of the
+    // records it kept and the first TTL of each of its types.
+    let mut run: Option<(u32, usize)> = None;
+    let mut run_global = false;
+    let mut run_kept: Vec<(u16, std::borrow::Cow<'_, [u8]>)> = Vec::new();
+    let mut run_ttls: Vec<(u16, u32)> = Vec::new();
+    let mut plan: Vec<Option<u32>> = Vec::with_capacity(records.len());
+    for (index, r) in records.iter().enumerate() {
         let wire = r.owner.as_wire();
         let (id, at_apex) = match last_owner {
             Some((w, id, at_apex)) if w == wire => (id, at_apex),
             _ => {
                 let lower = owners::lowercase(wire);
                 let at_apex = *lower == *apex;
-                let id = owners::at_or_below(&lower, &apex).then(|| owners.intern(lower).0);
-                last_owner = Some((wire, id, at_apex));
-                (id, at_apex)
+                let id = owners::at_or_below(&lower, &apex).then(|| owners.intern(lower));
+                last_owner = Some((wire, id.map(|(id, _)| id), at_apex));
+                let Some((id, new)) = id else {
+                    plan.push(None);
+                    continue;
+                };
+                if run.is_none_or(|(run_id, _)| run_id != id) {
+                    // A new run: the previous one's owner, if still only
+                    // in its run, keeps where that run lies.
+                    if let Some((run_id, start)) = run
+                        && !run_global
+                        && let Some(slot) = first_run.get_mut(run_id as usize)
+                    {
+                        *slot = Some((start as u32, index as u32));
+                    }
+                    run = Some((id, index));
+                    run_kept.clear();
+                    run_ttls.clear();
+                    if new {
+                        first_run.push(None);
+                        run_global = false;
+                    } else {
+                        // The owner comes back: its first run's keys go to
+                        // the maps, and so does everything it has from now.
+                        if let Some(Some((from, to))) =
+                            first_run.get_mut(id as usize).map(Option::take)
+                        {
+                            let range = from as usize..to as usize;
+                            let earlier = records.get(range.clone()).unwrap_or_default();
+                            let kept = plan.get(range).unwrap_or_default();
+                            for (r, kept) in earlier.iter().zip(kept) {
+                                let Some(ttl) = *kept else {
+                                    continue;
+                                };
+                                seen.insert((id, r.rtype, wire::canonical(r.rtype, &r.rdata)));
+                                if r.rtype != rtype::RRSIG {
+                                    first_ttl.entry((id, r.rtype)).or_insert(ttl);
+                                }
+                            }
+                        }
+                        run_global = true;
+                    }
+                }
+                (Some(id), at_apex)
             }
         };
         let Some(id) = id else {
@@ -522,17 +580,45 @@ fn finish_plan(records: &[Record], origin: &Name) -> Vec<Option<u32>> {
             }
             apex_soa = true;
         }
-        if !seen.insert((id, r.rtype, wire::canonical(r.rtype, &r.rdata))) {
-            plan.push(None);
-            continue;
+        let canonical = wire::canonical(r.rtype, &r.rdata);
+        if run_global {
+            if !seen.insert((id, r.rtype, canonical)) {
+                plan.push(None);
+                continue;
+            }
+        } else {
+            if run_kept
+                .iter()
+                .any(|(t, c)| *t == r.rtype && *c == canonical)
+            {
+                plan.push(None);
+                continue;
+            }
+            if run_kept.len() == RUN_LIMIT {
+                // A long run: from here on, through the maps.
+                for (t, c) in run_kept.drain(..) {
+                    seen.insert((id, t, c));
+                }
+                for &(t, ttl) in &run_ttls {
+                    first_ttl.insert((id, t), ttl);
+                }
+                seen.insert((id, r.rtype, canonical));
+                run_global = true;
+            } else {
+                run_kept.push((r.rtype, canonical));
+            }
         }
-        let ttl = match last_set {
-            _ if r.rtype == rtype::RRSIG => r.ttl,
-            Some((set, ttl)) if set == (id, r.rtype) => ttl,
-            _ => {
-                let ttl = *first_ttl.entry((id, r.rtype)).or_insert(r.ttl);
-                last_set = Some(((id, r.rtype), ttl));
-                ttl
+        let ttl = if r.rtype == rtype::RRSIG {
+            r.ttl
+        } else if run_global {
+            *first_ttl.entry((id, r.rtype)).or_insert(r.ttl)
+        } else {
+            match run_ttls.iter().find(|(t, _)| *t == r.rtype) {
+                Some(&(_, ttl)) => ttl,
+                None => {
+                    run_ttls.push((r.rtype, r.ttl));
+                    r.ttl
+                }
             }
         };
         plan.push(Some(ttl));
