@@ -21,7 +21,7 @@ use crate::fleet::{FleetPolicy, Rotation};
 
 use super::answer::{self, Prepared};
 use super::name::{Name, NameKey};
-use super::record::{ParsedZone, Record, rtype};
+use super::record::{ParsedZone, rtype};
 use super::rotate::SetPolicy;
 
 pub use super::wire::name_len;
@@ -163,49 +163,32 @@ impl Node {
     }
 }
 
-/// An RRset while the zone is built: the indices of its records among the
-/// parsed ones (the first gives the owner and TTL). The build only reads
-/// the parsed records, so they are freed together afterwards, as one
-/// stretch of memory the allocator can give back, instead of one by one
-/// among the zone's own allocations.
-#[derive(Debug)]
-struct SetDraft {
-    /// The type.
-    rtype: u16,
-    /// The records, duplicates not yet removed.
-    recs: Vec<u32>,
+/// The records of one name while the zone is built: its runs of
+/// consecutive records among the parsed ones, as a list through
+/// [`Run::next`]. The build only reads the parsed records, so they are freed
+/// together afterwards, as one stretch of memory the allocator can give
+/// back, instead of one by one among the zone's own allocations.
+#[derive(Debug, Clone, Copy)]
+struct NodeDraft {
+    /// The first run (`NONE` for an empty non-terminal).
+    head: u32,
+    /// The last run, where the next one is linked.
+    tail: u32,
 }
 
-/// The RRsets of one name while the zone is built.
-type NodeDraft = Vec<SetDraft>;
-
-/// Add the records of `group` (one owner, in file order) to `draft`.
-fn merge(draft: &mut NodeDraft, group: NodeDraft) {
-    for set in group {
-        match draft.iter_mut().find(|d| d.rtype == set.rtype) {
-            Some(d) => d.recs.extend(set.recs),
-            None => draft.push(set),
-        }
-    }
+/// A run of consecutive parsed records with one owner.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    /// Index of the first record.
+    start: u32,
+    /// Index after the last record.
+    end: u32,
+    /// The next run of the same owner (`NONE` for the last).
+    next: u32,
 }
 
-/// Remove repeated records, keeping the first of each in order.
-fn dedup(recs: &mut Vec<u32>, records: &[Record]) {
-    let rdata = |i: u32| records.get(i as usize).map_or(&[][..], |r| &r.rdata[..]);
-    if recs.len() <= 32 {
-        let mut kept = 0;
-        for i in 0..recs.len() {
-            if !recs[..kept].iter().any(|&k| rdata(k) == rdata(recs[i])) {
-                recs.swap(kept, i);
-                kept += 1;
-            }
-        }
-        recs.truncate(kept);
-    } else {
-        let mut seen = HashSet::with_capacity(recs.len());
-        recs.retain(|&i| seen.insert(rdata(i)));
-    }
-}
+/// No run.
+const NONE: u32 = u32::MAX;
 
 /// The hash of the zone's name index: fast on short keys (a lookup hashes
 /// one name per label of the query), seeded per zone at random so that a
@@ -324,6 +307,11 @@ fn strict_suffixes(wire: &[u8]) -> impl Iterator<Item = &[u8]> {
 impl Zone {
     /// Build the tree of a parsed (and checked) zone, with the answer
     /// policy of its address sets taken from `policy`.
+    ///
+    /// The records are taken as [`parse_bytes`](super::zonefile::parse_bytes)
+    /// leaves them: identical records (same owner in any letter case, type
+    /// and RDATA) already collapsed, so each is kept as it is. Records
+    /// outside the zone are still left out.
     pub fn build(parsed: ParsedZone, policy: &FleetPolicy) -> Result<Zone, BundleError> {
         let file = parsed.files.first().cloned().unwrap_or_default();
         let zone_error = |message: String| BundleError::Zone {
@@ -336,47 +324,71 @@ impl Zone {
             .clone()
             .ok_or_else(|| zone_error("zone has no origin".into()))?;
         let origin_key = origin.key();
-        // Records of one owner usually follow each other: gather them, and
-        // touch the map once per owner.
-        let mut drafts: HashMap<NameKey, NodeDraft, KeyHash> =
-            HashMap::with_capacity_and_hasher(parsed.records.len() / 4, KeyHash::default());
-        let mut group: Option<(NameKey, NodeDraft)> = None;
+        // Records of one owner usually follow each other: number the owners
+        // in order of first sight, touching the map once per run, and keep
+        // each owner's runs. The records are then read in file order.
         let records = &parsed.records[..];
-        for (index, rec) in records.iter().enumerate() {
-            if !rec.owner.is_at_or_below(&origin) {
-                // Out-of-zone data is never served (Knot DNS ignores it too).
+        let mut index: HashMap<NameKey, u32, KeyHash> =
+            HashMap::with_capacity_and_hasher(records.len() / 4, KeyHash::default());
+        let mut drafts: Vec<NodeDraft> = Vec::with_capacity(records.len() / 4);
+        let mut runs: Vec<Run> = Vec::with_capacity(records.len() / 4);
+        // The owners with a DNAME, and those with NS (few): where lookups
+        // may stop before the names below them.
+        let mut stops: Vec<(u32, bool)> = Vec::new();
+        let mut at = 0;
+        while let Some(first) = records.get(at) {
+            let owner = first.owner.as_wire();
+            let len = records
+                .get(at..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|r| {
+                    let wire = r.owner.as_wire();
+                    wire == owner || wire.eq_ignore_ascii_case(owner)
+                })
+                .count();
+            let start = at;
+            at += len.max(1);
+            // Out-of-zone data is never served (Knot DNS ignores it too;
+            // the parser has already dropped it).
+            if !first.owner.is_at_or_below(&origin) {
                 continue;
             }
-            let same = group
-                .as_ref()
-                .is_some_and(|(k, _)| k.as_wire().eq_ignore_ascii_case(rec.owner.as_wire()));
-            if !same {
-                if let Some((key, sets)) = group.take() {
-                    merge(drafts.entry(key).or_default(), sets);
+            let next_id = drafts.len() as u32;
+            let id = *index.entry(first.owner.key()).or_insert(next_id);
+            if id == next_id {
+                drafts.push(NodeDraft {
+                    head: NONE,
+                    tail: NONE,
+                });
+            }
+            // Bounded by the number of records, so every index fits a u32.
+            let run = runs.len() as u32;
+            runs.push(Run {
+                start: start as u32,
+                end: at as u32,
+                next: NONE,
+            });
+            if let Some(draft) = drafts.get_mut(id as usize) {
+                match runs.get_mut(draft.tail as usize) {
+                    Some(previous) => previous.next = run,
+                    None => draft.head = run,
                 }
-                group = Some((rec.owner.key(), Vec::new()));
+                draft.tail = run;
             }
-            let Some((_, sets)) = group.as_mut() else {
-                continue;
-            };
-            let index = index as u32;
-            match sets.iter_mut().find(|r| r.rtype == rec.rtype) {
-                Some(set) => set.recs.push(index),
-                None => sets.push(SetDraft {
-                    rtype: rec.rtype,
-                    recs: vec![index],
-                }),
+            let types = records.get(start..at).unwrap_or_default().iter();
+            if types.clone().any(|r| r.rtype == rtype::DNAME) {
+                stops.push((id, true));
+            } else if types.clone().any(|r| r.rtype == rtype::NS) {
+                stops.push((id, false));
             }
-        }
-        if let Some((key, sets)) = group.take() {
-            merge(drafts.entry(key).or_default(), sets);
         }
         // Empty non-terminals: every ancestor between a name and the apex
         // exists (RFC 4592 2.2.2), so it answers NODATA, not NXDOMAIN.
         let mut missing: HashSet<&[u8], KeyHash> = HashSet::default();
-        for key in drafts.keys() {
+        for key in index.keys() {
             for parent in strict_suffixes(key.as_wire()) {
-                if parent.len() < origin_key.as_wire().len() || drafts.contains_key(parent) {
+                if parent.len() < origin_key.as_wire().len() || index.contains_key(parent) {
                     break;
                 }
                 missing.insert(parent);
@@ -384,40 +396,73 @@ impl Zone {
         }
         let missing: Vec<NameKey> = missing.into_iter().map(NameKey::from_valid_wire).collect();
         for key in missing {
-            drafts.entry(key).or_default();
+            index.insert(key, drafts.len() as u32);
+            drafts.push(NodeDraft {
+                head: NONE,
+                tail: NONE,
+            });
         }
-        // Names a lookup stops at before reaching the names below them.
-        // (Few: delegations and DNAMEs.)
-        let blockers: HashSet<NameKey, KeyHash> = drafts
+        let mut keys: Vec<Option<NameKey>> = vec![None; drafts.len()];
+        for (key, id) in index {
+            if let Some(slot) = keys.get_mut(id as usize) {
+                *slot = Some(key);
+            }
+        }
+        // Names a lookup stops at before reaching the names below them:
+        // DNAME owners, and delegation points (NS, but not at the apex).
+        let blockers: HashSet<NameKey, KeyHash> = stops
             .iter()
-            .filter(|(k, sets)| {
-                sets.iter()
-                    .any(|s| s.rtype == rtype::DNAME || (s.rtype == rtype::NS && **k != origin_key))
+            .filter_map(|&(id, dname)| {
+                let key = keys.get(id as usize)?.as_ref()?;
+                (dname || *key != origin_key).then(|| key.clone())
             })
-            .map(|(k, _)| k.clone())
             .collect();
         let mut counters = 0u32;
         let mut nodes: HashMap<NameKey, Node, KeyHash> =
             HashMap::with_capacity_and_hasher(drafts.len(), KeyHash::default());
-        for (key, draft) in drafts {
-            let mut rrsets = Vec::with_capacity(draft.len());
-            for mut set in draft {
-                dedup(&mut set.recs, records);
-                let Some(first) = set.recs.first().and_then(|&i| records.get(i as usize)) else {
+        // The records of the node being built, by type, and its RRsets: the
+        // first record's index, the type, and where they lie in `order`.
+        let mut order: Vec<u32> = Vec::new();
+        let mut sets: Vec<(u32, u16, usize, usize)> = Vec::new();
+        let rtype_of = |i: u32| records.get(i as usize).map_or(0, |r| r.rtype);
+        for (draft, key) in drafts.iter().zip(keys) {
+            let Some(key) = key else {
+                continue;
+            };
+            order.clear();
+            let mut run = draft.head;
+            while let Some(r) = runs.get(run as usize) {
+                order.extend(r.start..r.end);
+                run = r.next;
+            }
+            // By type, each type's records in file order (a stable sort),
+            // and the types in the order they first appear.
+            order.sort_by_key(|&i| rtype_of(i));
+            sets.clear();
+            for (pos, &i) in order.iter().enumerate() {
+                match sets.last_mut() {
+                    Some(set) if set.1 == rtype_of(i) => set.3 = pos + 1,
+                    _ => sets.push((i, rtype_of(i), pos, pos + 1)),
+                }
+            }
+            sets.sort_unstable_by_key(|set| set.0);
+            let mut rrsets = Vec::with_capacity(sets.len());
+            for &(first, set_type, from, to) in &sets {
+                let Some(first) = records.get(first as usize) else {
                     continue;
                 };
-                let rdatas = set
-                    .recs
+                let recs = order.get(from..to).unwrap_or_default();
+                let rdatas = recs
                     .iter()
                     .filter_map(|&i| records.get(i as usize))
                     .map(|r| &r.rdata[..]);
-                let width = match set.rtype {
+                let width = match set_type {
                     rtype::A => 4,
                     rtype::AAAA => 16,
                     _ => 0,
                 };
                 let direct = width > 0 && rdatas.clone().all(|r| r.len() == width);
-                let fleet = (width > 0 && set.recs.len() > 1).then(|| {
+                let fleet = (width > 0 && recs.len() > 1).then(|| {
                     let p = policy.for_owner(origin_key.as_wire(), key.as_wire());
                     let counter = if p.rotation == Rotation::Cyclic {
                         counters += 1;
@@ -435,7 +480,7 @@ impl Zone {
                 });
                 rrsets.push(RRset {
                     owner: first.owner.clone(),
-                    rtype: set.rtype,
+                    rtype: set_type,
                     direct,
                     ttl: first.ttl,
                     rdatas: Rdatas::new(rdatas),

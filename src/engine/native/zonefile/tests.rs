@@ -548,3 +548,49 @@ proptest! {
         );
     }
 }
+
+/// Lines for random zones: owners in both letter cases, in and out of
+/// the zone, blank (inherited) owners, and RDATA that repeats, with names
+/// in both cases.
+fn zone_line() -> impl Strategy<Value = String> {
+    let owners = proptest::sample::select(&[
+        "a",
+        "A",
+        "b.a",
+        "B.A",
+        "@",
+        "x.example.org.",
+        "EXAMPLE.COM.",
+        " ",
+    ]);
+    let records = proptest::sample::select(&[
+        "A 192.0.2.1",
+        "A 192.0.2.2",
+        "60 A 192.0.2.1",
+        "MX 10 mail",
+        "MX 10 MAIL",
+        "300 MX 10 Mail.example.com.",
+        "TXT x",
+        "TXT X",
+        "NS ns",
+        "NS NS",
+    ]);
+    (owners, records).prop_map(|(o, r)| format!("{o} {r}\n"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// What `Zone::build` relies on: the parser leaves no record outside
+    /// the zone and no two records with the same owner (in any case), type
+    /// and RDATA.
+    #[test]
+    fn parsed_records_are_in_zone_and_distinct(lines in proptest::collection::vec(zone_line(), 0..60)) {
+        let zone = parse(&format!("{HEAD}{}", lines.concat()));
+        let mut seen = std::collections::HashSet::new();
+        for r in &zone.records {
+            prop_assert!(r.owner.is_at_or_below(&origin()), "{}", r.owner);
+            prop_assert!(seen.insert((r.owner.key(), r.rtype, r.rdata.clone())), "{} {}", r.owner, r.rtype);
+        }
+    }
+}
