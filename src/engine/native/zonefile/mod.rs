@@ -181,6 +181,11 @@ struct FileState {
     /// Where in [`ParsedZone::records`] the previous record of this file
     /// is: its owner is inherited by a line starting with a blank.
     last_owner: Option<usize>,
+    /// The owner field of the last record of this file that had one, as
+    /// written, and where that record is: a record that writes the same
+    /// text (under the same `$ORIGIN`) has the same owner, which is then
+    /// copied rather than parsed again.
+    written_owner: Option<(Vec<u8>, usize)>,
     /// Index of the file in [`ParsedZone::files`].
     index: u16,
     /// Where the file came from.
@@ -203,6 +208,7 @@ impl Parser<'_> {
         let mut state = FileState {
             origin: source.origin.clone(),
             last_owner: None,
+            written_owner: None,
             index,
             source,
         };
@@ -235,6 +241,7 @@ impl Parser<'_> {
                 };
                 state.origin =
                     rdata::name(arg, &state.origin).map_err(|e| format!("$ORIGIN: {e}"))?;
+                state.written_owner = None;
             }
             b"$TTL" => {
                 let [arg] = args else {
@@ -322,6 +329,7 @@ impl Parser<'_> {
         line: usize,
     ) -> Result<(), EntryError> {
         let mut fields = rdata::Fields::new(tokens);
+        let mut written = None;
         let owner = if blank_owner {
             state
                 .last_owner
@@ -330,7 +338,19 @@ impl Parser<'_> {
                 .ok_or("no previous owner for a line starting with a blank")?
         } else {
             let token = fields.next("owner")?;
-            rdata::name(token, &state.origin).map_err(|e| format!("owner: {e}"))?
+            let same = match &state.written_owner {
+                Some((text, at)) if !token.quoted && *text == token.text => {
+                    self.zone.records.get(*at).map(|r| r.owner.clone())
+                }
+                _ => None,
+            };
+            match same {
+                Some(owner) => owner,
+                None => {
+                    written = Some(token);
+                    rdata::name(token, &state.origin).map_err(|e| format!("owner: {e}"))?
+                }
+            }
         };
         let on_record = |what: &str, e: String| match what {
             "" => format!("{owner}: {e}"),
@@ -362,6 +382,12 @@ impl Parser<'_> {
         rdata::parse_into(rtype, &mut fields, &state.origin, &mut self.rdata)
             .map_err(|e| on_record(&types::type_name(rtype), e))?;
         state.last_owner = Some(self.zone.records.len());
+        if let Some(token) = written {
+            let (text, at) = state.written_owner.get_or_insert_with(Default::default);
+            text.clear();
+            text.extend_from_slice(&token.text);
+            *at = self.zone.records.len();
+        }
         self.zone.records.push(Record {
             owner,
             rtype,
@@ -406,6 +432,9 @@ fn is_absolute(text: &[u8]) -> bool {
 
 /// A class mnemonic or `CLASSnnn` (RFC 3597 section 5).
 fn class_number(text: &[u8]) -> Option<u16> {
+    if text == b"IN" {
+        return Some(class::IN);
+    }
     let s = std::str::from_utf8(text).ok()?;
     let named = [
         ("IN", class::IN),

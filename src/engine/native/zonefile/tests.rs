@@ -112,6 +112,26 @@ fn origin_directive_absolute_and_relative() {
         &zone.records[2].rdata[2..],
         name("c.deeper.sub.example.com.").as_wire()
     );
+    // The same owner text means another name under another $ORIGIN, also
+    // when the line before wrote it; in an included file too.
+    let zone = parse_with(
+        "a A 192.0.2.1\na A 192.0.2.2\n$ORIGIN sub.example.com.\na A 192.0.2.3\n\
+         $INCLUDE inc other.example.com.\na A 192.0.2.5\n",
+        &[("inc", "a A 192.0.2.4\n")],
+    )
+    .unwrap();
+    let owners: Vec<Name> = zone.records.iter().map(|r| r.owner.clone()).collect();
+    assert_eq!(
+        owners,
+        [
+            "a.example.com.",
+            "a.example.com.",
+            "a.sub.example.com.",
+            "a.other.example.com.",
+            "a.sub.example.com."
+        ]
+        .map(name)
+    );
 }
 
 #[test]
