@@ -36,6 +36,8 @@ struct Index<'a> {
     start: Vec<usize>,
     /// Records (but NSEC3 records) grouped by owner, in file order.
     records: Vec<&'a Record>,
+    /// The owner number of each record but NSEC3 records, in file order.
+    owner_of: Vec<u32>,
     /// Whether name `i` is in the tree: an owner at or below the apex, or
     /// an empty non-terminal between such an owner and the apex.
     in_tree: Vec<bool>,
@@ -50,6 +52,9 @@ impl<'a> Index<'a> {
         // The owner number of each indexed record, in file order.
         let mut owner_of = Vec::with_capacity(zone.records.len());
         let mut last: Option<(&[u8], u32)> = None;
+        // The parent of the last owner put in the tree, which is in the tree
+        // too: siblings written one after the other share it.
+        let mut last_parent: Option<&[u8]> = None;
         for record in zone.records.iter().filter(|r| !in_nsec3_tree(r)) {
             let wire = record.owner.as_wire();
             if let Some((_, id)) = last.filter(|&(w, _)| w == wire) {
@@ -64,8 +69,12 @@ impl<'a> Index<'a> {
             // The owner and the names above it, up to the apex, are in
             // the tree; stop at the first one already there.
             let mut name = Some(lower);
+            let mut known = Some(id);
             while let Some(n) = name.filter(|n| at_or_below(n, &apex)) {
-                let n_id = names.intern(n.clone()).0 as usize;
+                let n_id = match known.take() {
+                    Some(id) => id as usize,
+                    None => names.intern(n.clone()).0 as usize,
+                };
                 in_tree.resize(names.len(), false);
                 if in_tree.get(n_id) == Some(&true) {
                     break;
@@ -74,7 +83,16 @@ impl<'a> Index<'a> {
                     *flag = true;
                 }
                 name = match n {
-                    Cow::Borrowed(b) => parent(b).map(Cow::Borrowed),
+                    Cow::Borrowed(b) => {
+                        let up = parent(b);
+                        if up.is_some() && up == last_parent {
+                            break;
+                        }
+                        if up.is_some_and(|p| at_or_below(p, &apex)) {
+                            last_parent = up;
+                        }
+                        up.map(Cow::Borrowed)
+                    }
                     Cow::Owned(o) => parent(&o).map(|p| Cow::Owned(p.to_vec())),
                 };
             }
@@ -112,6 +130,7 @@ impl<'a> Index<'a> {
             names,
             start,
             records,
+            owner_of,
             in_tree,
         }
     }
@@ -232,13 +251,19 @@ pub fn check_zone(zone: &ParsedZone) -> Result<(), BundleError> {
     let mut checked = vec![false; index.names.len()];
     let mut last: Option<&[u8]> = None;
     let mut owner = Cow::Borrowed(&[][..]);
+    // The owner numbers the index gave the records it holds, in order.
+    let mut numbers = index.owner_of.iter();
     for record in &zone.records {
+        let number = match in_nsec3_tree(record) {
+            false => numbers.next().copied(),
+            true => None,
+        };
         let wire = record.owner.as_wire();
         let new_owner = last != Some(wire);
         if new_owner {
             last = Some(wire);
             owner = lowercase(wire);
-            if let Some(id) = index.names.get(&owner)
+            if let Some(id) = number.or_else(|| index.names.get(&owner))
                 && let Some(seen) = checked.get_mut(id as usize)
                 && !std::mem::replace(seen, true)
                 && let Some(message) = check_node(&index, index.node_of(id))
