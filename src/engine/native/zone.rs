@@ -163,32 +163,64 @@ impl Node {
     }
 }
 
-/// The records of one name while the zone is built: its runs of
-/// consecutive records among the parsed ones, as a list through
-/// [`Run::next`]. The build only reads the parsed records, so they are freed
-/// together afterwards, as one stretch of memory the allocator can give
-/// back, instead of one by one among the zone's own allocations.
-#[derive(Debug, Clone, Copy)]
-struct NodeDraft {
-    /// The first run (`NONE` for an empty non-terminal).
-    head: u32,
-    /// The last run, where the next one is linked.
-    tail: u32,
+/// Makes the RRsets of a zone, numbering the rotation counters of its
+/// address sets.
+#[derive(Debug)]
+struct SetMaker<'p> {
+    /// The bundle's answer policy.
+    policy: &'p FleetPolicy,
+    /// The zone's apex, lowercased.
+    origin: &'p [u8],
+    /// Rotation counters given out so far.
+    counters: u32,
 }
 
-/// A run of consecutive parsed records with one owner.
-#[derive(Debug, Clone, Copy)]
-struct Run {
-    /// Index of the first record.
-    start: u32,
-    /// Index after the last record.
-    end: u32,
-    /// The next run of the same owner (`NONE` for the last).
-    next: u32,
+impl SetMaker<'_> {
+    /// The RRset of type `rtype` at the lowercased name `key`, with the
+    /// owner and TTL of its first record and the records `rdatas`; `fleet`
+    /// is the policy it already has, when records are added to a set.
+    fn make(
+        &mut self,
+        key: &[u8],
+        (owner, rtype, ttl): (&Name, u16, u32),
+        rdatas: Rdatas,
+        fleet: Option<SetPolicy>,
+    ) -> RRset {
+        let width = match rtype {
+            rtype::A => 4,
+            rtype::AAAA => 16,
+            _ => 0,
+        };
+        let direct = width > 0 && rdatas.iter().all(|r| r.len() == width);
+        let fleet = fleet.or_else(|| {
+            (width > 0 && rdatas.len() > 1).then(|| {
+                let p = self.policy.for_owner(self.origin, key);
+                let counter = if p.rotation == Rotation::Cyclic {
+                    self.counters += 1;
+                    self.counters - 1
+                } else {
+                    u32::MAX
+                };
+                SetPolicy {
+                    rotation: p.rotation,
+                    max_answers: p
+                        .max_answers
+                        .map_or(0, |m| m.min(usize::from(u16::MAX)) as u16),
+                    counter,
+                }
+            })
+        });
+        RRset {
+            owner: owner.clone(),
+            rtype,
+            direct,
+            ttl,
+            rdatas,
+            fleet,
+            prepared: None,
+        }
+    }
 }
-
-/// No run.
-const NONE: u32 = u32::MAX;
 
 /// The hash of the zone's name index: fast on short keys (a lookup hashes
 /// one name per label of the query), seeded per zone at random so that a
@@ -324,17 +356,30 @@ impl Zone {
             .clone()
             .ok_or_else(|| zone_error("zone has no origin".into()))?;
         let origin_key = origin.key();
-        // Records of one owner usually follow each other: number the owners
-        // in order of first sight, touching the map once per run, and keep
-        // each owner's runs. The records are then read in file order.
+        // Records of one owner usually follow each other: each run of them
+        // makes its node at once, reading the parsed records front to back
+        // and touching the map once. An owner that comes back later adds
+        // its records to the node it already has. The build only reads the
+        // parsed records, so they are freed together afterwards, as one
+        // stretch of memory the allocator can give back, instead of one by
+        // one among the zone's own allocations.
         let records = &parsed.records[..];
-        let mut index: HashMap<NameKey, u32, KeyHash> =
+        let mut nodes: HashMap<NameKey, Node, KeyHash> =
             HashMap::with_capacity_and_hasher(records.len() / 4, KeyHash::default());
-        let mut drafts: Vec<NodeDraft> = Vec::with_capacity(records.len() / 4);
-        let mut runs: Vec<Run> = Vec::with_capacity(records.len() / 4);
-        // The owners with a DNAME, and those with NS (few): where lookups
-        // may stop before the names below them.
-        let mut stops: Vec<(u32, bool)> = Vec::new();
+        let mut maker = SetMaker {
+            policy,
+            origin: origin_key.as_wire(),
+            counters: 0,
+        };
+        // Names a lookup stops at before reaching the names below them:
+        // DNAME owners, and delegation points (NS, but not at the apex).
+        // Few.
+        let mut blockers: HashSet<NameKey, KeyHash> = HashSet::default();
+        // The records of the run, by type, and its RRsets: the first
+        // record's index, the type, and where they lie in `order`.
+        let mut order: Vec<u32> = Vec::new();
+        let mut sets: Vec<(u32, u16, usize, usize)> = Vec::new();
+        let rtype_of = |i: u32| records.get(i as usize).map_or(0, |r| r.rtype);
         let mut at = 0;
         while let Some(first) = records.get(at) {
             let owner = first.owner.as_wire();
@@ -354,89 +399,11 @@ impl Zone {
             if !first.owner.is_at_or_below(&origin) {
                 continue;
             }
-            let next_id = drafts.len() as u32;
-            let id = *index.entry(first.owner.key()).or_insert(next_id);
-            if id == next_id {
-                drafts.push(NodeDraft {
-                    head: NONE,
-                    tail: NONE,
-                });
-            }
-            // Bounded by the number of records, so every index fits a u32.
-            let run = runs.len() as u32;
-            runs.push(Run {
-                start: start as u32,
-                end: at as u32,
-                next: NONE,
-            });
-            if let Some(draft) = drafts.get_mut(id as usize) {
-                match runs.get_mut(draft.tail as usize) {
-                    Some(previous) => previous.next = run,
-                    None => draft.head = run,
-                }
-                draft.tail = run;
-            }
-            let types = records.get(start..at).unwrap_or_default().iter();
-            if types.clone().any(|r| r.rtype == rtype::DNAME) {
-                stops.push((id, true));
-            } else if types.clone().any(|r| r.rtype == rtype::NS) {
-                stops.push((id, false));
-            }
-        }
-        // Empty non-terminals: every ancestor between a name and the apex
-        // exists (RFC 4592 2.2.2), so it answers NODATA, not NXDOMAIN.
-        let mut missing: HashSet<&[u8], KeyHash> = HashSet::default();
-        for key in index.keys() {
-            for parent in strict_suffixes(key.as_wire()) {
-                if parent.len() < origin_key.as_wire().len() || index.contains_key(parent) {
-                    break;
-                }
-                missing.insert(parent);
-            }
-        }
-        let missing: Vec<NameKey> = missing.into_iter().map(NameKey::from_valid_wire).collect();
-        for key in missing {
-            index.insert(key, drafts.len() as u32);
-            drafts.push(NodeDraft {
-                head: NONE,
-                tail: NONE,
-            });
-        }
-        let mut keys: Vec<Option<NameKey>> = vec![None; drafts.len()];
-        for (key, id) in index {
-            if let Some(slot) = keys.get_mut(id as usize) {
-                *slot = Some(key);
-            }
-        }
-        // Names a lookup stops at before reaching the names below them:
-        // DNAME owners, and delegation points (NS, but not at the apex).
-        let blockers: HashSet<NameKey, KeyHash> = stops
-            .iter()
-            .filter_map(|&(id, dname)| {
-                let key = keys.get(id as usize)?.as_ref()?;
-                (dname || *key != origin_key).then(|| key.clone())
-            })
-            .collect();
-        let mut counters = 0u32;
-        let mut nodes: HashMap<NameKey, Node, KeyHash> =
-            HashMap::with_capacity_and_hasher(drafts.len(), KeyHash::default());
-        // The records of the node being built, by type, and its RRsets: the
-        // first record's index, the type, and where they lie in `order`.
-        let mut order: Vec<u32> = Vec::new();
-        let mut sets: Vec<(u32, u16, usize, usize)> = Vec::new();
-        let rtype_of = |i: u32| records.get(i as usize).map_or(0, |r| r.rtype);
-        for (draft, key) in drafts.iter().zip(keys) {
-            let Some(key) = key else {
-                continue;
-            };
-            order.clear();
-            let mut run = draft.head;
-            while let Some(r) = runs.get(run as usize) {
-                order.extend(r.start..r.end);
-                run = r.next;
-            }
             // By type, each type's records in file order (a stable sort),
-            // and the types in the order they first appear.
+            // and the types in the order they first appear. Bounded by the
+            // number of records, so every index fits a u32.
+            order.clear();
+            order.extend(start as u32..at as u32);
             order.sort_by_key(|&i| rtype_of(i));
             sets.clear();
             for (pos, &i) in order.iter().enumerate() {
@@ -446,58 +413,94 @@ impl Zone {
                 }
             }
             sets.sort_unstable_by_key(|set| set.0);
-            let mut rrsets = Vec::with_capacity(sets.len());
+            let key = first.owner.key();
+            let kept = nodes.get_mut(key.as_wire());
+            let mut rrsets = match kept {
+                Some(node) => std::mem::take(&mut node.rrsets).into_vec(),
+                None => Vec::with_capacity(sets.len()),
+            };
             for &(first, set_type, from, to) in &sets {
                 let Some(first) = records.get(first as usize) else {
                     continue;
                 };
-                let recs = order.get(from..to).unwrap_or_default();
-                let rdatas = recs
+                let added = order
+                    .get(from..to)
+                    .unwrap_or_default()
                     .iter()
                     .filter_map(|&i| records.get(i as usize))
                     .map(|r| &r.rdata[..]);
-                let width = match set_type {
-                    rtype::A => 4,
-                    rtype::AAAA => 16,
-                    _ => 0,
-                };
-                let direct = width > 0 && rdatas.clone().all(|r| r.len() == width);
-                let fleet = (width > 0 && recs.len() > 1).then(|| {
-                    let p = policy.for_owner(origin_key.as_wire(), key.as_wire());
-                    let counter = if p.rotation == Rotation::Cyclic {
-                        counters += 1;
-                        counters - 1
-                    } else {
-                        u32::MAX
-                    };
-                    SetPolicy {
-                        rotation: p.rotation,
-                        max_answers: p
-                            .max_answers
-                            .map_or(0, |m| m.min(usize::from(u16::MAX)) as u16),
-                        counter,
+                match rrsets.iter_mut().find(|s| s.rtype == set_type) {
+                    // The owner came back with more records of a type.
+                    Some(set) => {
+                        let rdatas = Rdatas::new(set.rdatas.iter().chain(added));
+                        let fleet = set.fleet.take();
+                        let made = maker.make(
+                            key.as_wire(),
+                            (&set.owner, set.rtype, set.ttl),
+                            rdatas,
+                            fleet,
+                        );
+                        *set = made;
                     }
-                });
-                rrsets.push(RRset {
-                    owner: first.owner.clone(),
-                    rtype: set_type,
-                    direct,
-                    ttl: first.ttl,
-                    rdatas: Rdatas::new(rdatas),
-                    fleet,
-                    prepared: None,
-                });
+                    None => {
+                        let made = maker.make(
+                            key.as_wire(),
+                            (&first.owner, set_type, first.ttl),
+                            Rdatas::new(added),
+                            None,
+                        );
+                        rrsets.push(made);
+                    }
+                }
             }
-            let cut = key != origin_key && rrsets.iter().any(|s| s.rtype == rtype::NS);
+            let apex = key == origin_key;
+            let has = |t: u16| rrsets.iter().any(|s| s.rtype == t);
+            let cut = !apex && has(rtype::NS);
+            if cut || has(rtype::DNAME) {
+                blockers.insert(key.clone());
+            }
             let node = Node {
                 rrsets: rrsets.into_boxed_slice(),
                 cut,
-                plain: !blockers.contains(key.as_wire())
-                    && !strict_suffixes(key.as_wire()).any(|s| blockers.contains(s)),
+                plain: true,
             };
-            nodes.insert(key, node);
+            match nodes.get_mut(key.as_wire()) {
+                Some(kept) => *kept = node,
+                None => {
+                    nodes.insert(key, node);
+                }
+            }
+        }
+        // Empty non-terminals: every ancestor between a name and the apex
+        // exists (RFC 4592 2.2.2), so it answers NODATA, not NXDOMAIN.
+        let mut missing: HashSet<&[u8], KeyHash> = HashSet::default();
+        for key in nodes.keys() {
+            for parent in strict_suffixes(key.as_wire()) {
+                if parent.len() < origin_key.as_wire().len() || nodes.contains_key(parent) {
+                    break;
+                }
+                missing.insert(parent);
+            }
+        }
+        let missing: Vec<NameKey> = missing.into_iter().map(NameKey::from_valid_wire).collect();
+        for key in missing {
+            nodes.insert(
+                key,
+                Node {
+                    plain: true,
+                    ..Node::default()
+                },
+            );
+        }
+        // A query for a name ends there unless a blocker is at or above it.
+        if !blockers.is_empty() {
+            for (key, node) in &mut nodes {
+                node.plain = !blockers.contains(key.as_wire())
+                    && !strict_suffixes(key.as_wire()).any(|s| blockers.contains(s));
+            }
         }
         drop(blockers);
+        let counters = maker.counters;
         let apex = nodes
             .get(&origin_key)
             .ok_or_else(|| zone_error(format!("{origin} has no records at the apex")))?;
@@ -543,5 +546,54 @@ impl Zone {
             .flat_map(|n| n.rrsets.iter())
             .map(|r| r.rdatas.len())
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::engine::native::zonefile::{parse_bytes, refuse_includes};
+
+    fn build(text: &str) -> Zone {
+        let origin = Name::parse(b"example.", None).unwrap();
+        let file = Path::new("example.zone");
+        let parsed =
+            parse_bytes(text.as_bytes(), &origin, file, &mut refuse_includes(file)).unwrap();
+        Zone::build(parsed, &FleetPolicy::default()).unwrap()
+    }
+
+    fn key(name: &str) -> NameKey {
+        Name::parse(name.as_bytes(), None).unwrap().key()
+    }
+
+    /// An owner that comes back after other owners has one node: its
+    /// types in the order they first appear, each type's records in file
+    /// order, with the owner and TTL of its first record.
+    #[test]
+    fn an_owner_written_in_two_places_has_one_node() {
+        let zone = build(
+            "@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n\
+             Www 60 A 192.0.2.10\nwww TXT one\nother A 192.0.2.3\n\
+             WWW 90 AAAA ::1\nwww 30 A 192.0.2.11\nwww TXT two\n\
+             sub NS ns.elsewhere.\n",
+        );
+        let node = zone.node(key("www.example.").as_wire()).unwrap();
+        let types: Vec<u16> = node.rrsets.iter().map(|s| s.rtype).collect();
+        assert_eq!(types, [rtype::A, rtype::TXT, rtype::AAAA]);
+        let a = node.get(rtype::A).unwrap();
+        assert_eq!(a.owner.to_string(), "Www.example.");
+        assert_eq!(a.ttl, 60);
+        let addrs: Vec<&[u8]> = a.rdatas.iter().collect();
+        assert_eq!(addrs, [&[192, 0, 2, 10][..], &[192, 0, 2, 11][..]]);
+        assert!(a.direct);
+        assert!(a.fleet.is_some(), "two addresses take the fleet policy");
+        let txt: Vec<&[u8]> = node.get(rtype::TXT).unwrap().rdatas.iter().collect();
+        assert_eq!(txt, [&b"\x03one"[..], &b"\x03two"[..]]);
+        assert!(node.plain && !node.cut);
+        assert_eq!(zone.record_count(), 10);
+        let sub = zone.node(key("sub.example.").as_wire()).unwrap();
+        assert!(sub.cut && !sub.plain);
     }
 }
