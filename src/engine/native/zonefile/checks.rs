@@ -31,7 +31,7 @@ struct Index<'a> {
     /// The apex, lowercased.
     apex: Vec<u8>,
     /// Every owner (but NSEC3 records') and every name in the tree.
-    names: Owners<'a>,
+    names: Owners,
     /// The records of name `i` are `records[start[i]..start[i + 1]]`.
     start: Vec<usize>,
     /// Records (but NSEC3 records) grouped by owner, in file order.
@@ -62,8 +62,7 @@ impl<'a> Index<'a> {
                 continue;
             }
             let lower = lowercase(wire);
-            // Cloning a borrowed name copies no octets.
-            let (id, _) = names.intern(lower.clone());
+            let (id, _) = names.intern(&lower);
             owner_of.push(id);
             last = Some((wire, id));
             // The owner and the names above it, up to the apex, are in
@@ -73,7 +72,7 @@ impl<'a> Index<'a> {
             while let Some(n) = name.filter(|n| at_or_below(n, &apex)) {
                 let n_id = match known.take() {
                     Some(id) => id as usize,
-                    None => names.intern(n.clone()).0 as usize,
+                    None => names.intern(&n).0 as usize,
                 };
                 in_tree.resize(names.len(), false);
                 if in_tree.get(n_id) == Some(&true) {

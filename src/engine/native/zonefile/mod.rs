@@ -552,7 +552,7 @@ fn finish_plan(records: &[Record], origin: &Name) -> Vec<Option<u32>> {
             _ => {
                 let lower = owners::lowercase(wire);
                 let at_apex = *lower == *apex;
-                let id = owners::at_or_below(&lower, &apex).then(|| owners.intern(lower));
+                let id = owners::at_or_below(&lower, &apex).then(|| owners.intern(&lower));
                 last_owner = Some((wire, id.map(|(id, _)| id), at_apex));
                 let Some((id, new)) = id else {
                     plan.push(None);
