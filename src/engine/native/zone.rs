@@ -375,6 +375,8 @@ impl Zone {
         // DNAME owners, and delegation points (NS, but not at the apex).
         // Few.
         let mut blockers: HashSet<NameKey, KeyHash> = HashSet::default();
+        // The parents of the names made, but for repeats in a row.
+        let mut parents: Vec<NameKey> = Vec::new();
         // The records of the run, by type, and its RRsets: the first
         // record's index, the type, and where they lie in `order`.
         let mut order: Vec<u32> = Vec::new();
@@ -414,11 +416,12 @@ impl Zone {
             }
             sets.sort_unstable_by_key(|set| set.0);
             let key = first.owner.key();
-            let kept = nodes.get_mut(key.as_wire());
-            let mut rrsets = match kept {
-                Some(node) => std::mem::take(&mut node.rrsets).into_vec(),
-                None => Vec::with_capacity(sets.len()),
-            };
+            // The RRsets the owner has from earlier runs, if it comes back.
+            let earlier = nodes
+                .get_mut(key.as_wire())
+                .map(|node| std::mem::take(&mut node.rrsets).into_vec());
+            let comes_back = earlier.is_some();
+            let mut rrsets = earlier.unwrap_or_else(|| Vec::with_capacity(sets.len()));
             for &(first, set_type, from, to) in &sets {
                 let Some(first) = records.get(first as usize) else {
                     continue;
@@ -464,22 +467,35 @@ impl Zone {
                 cut,
                 plain: true,
             };
-            match nodes.get_mut(key.as_wire()) {
-                Some(kept) => *kept = node,
-                None => {
-                    nodes.insert(key, node);
+            // The parent, unless the previous owner had it too (siblings
+            // are mostly written together), may be an empty non-terminal.
+            let parent = strict_suffixes(key.as_wire()).next();
+            if let Some(parent) = parent.filter(|p| p.len() >= origin_key.as_wire().len())
+                && parents.last().is_none_or(|last| last.as_wire() != parent)
+            {
+                parents.push(NameKey::from_valid_wire(parent));
+            }
+            if comes_back {
+                if let Some(kept) = nodes.get_mut(key.as_wire()) {
+                    *kept = node;
                 }
+            } else {
+                nodes.insert(key, node);
             }
         }
         // Empty non-terminals: every ancestor between a name and the apex
         // exists (RFC 4592 2.2.2), so it answers NODATA, not NXDOMAIN.
+        // Walking up from each name's parent, the names up to the first one
+        // that exists are missing; above that one, its own parent's walk
+        // takes over.
         let mut missing: HashSet<&[u8], KeyHash> = HashSet::default();
-        for key in nodes.keys() {
-            for parent in strict_suffixes(key.as_wire()) {
-                if parent.len() < origin_key.as_wire().len() || nodes.contains_key(parent) {
+        for parent in &parents {
+            let wire = parent.as_wire();
+            for name in std::iter::once(wire).chain(strict_suffixes(wire)) {
+                if name.len() < origin_key.as_wire().len() || nodes.contains_key(name) {
                     break;
                 }
-                missing.insert(parent);
+                missing.insert(name);
             }
         }
         let missing: Vec<NameKey> = missing.into_iter().map(NameKey::from_valid_wire).collect();
@@ -595,5 +611,31 @@ mod tests {
         assert_eq!(zone.record_count(), 10);
         let sub = zone.node(key("sub.example.").as_wire()).unwrap();
         assert!(sub.cut && !sub.plain);
+    }
+
+    /// Every name between an owner and the apex exists, whether the names
+    /// above it are written before, after, or not at all.
+    #[test]
+    fn empty_non_terminals_fill_the_tree() {
+        let zone = build(
+            "@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n\
+             a.b.c.d A 192.0.2.2\nz.b.c.d A 192.0.2.3\nd A 192.0.2.4\n\
+             q.p A 192.0.2.5\nr.p A 192.0.2.6\n",
+        );
+        for (name, records) in [
+            ("b.c.d.example.", 0),
+            ("c.d.example.", 0),
+            ("d.example.", 1),
+            ("p.example.", 0),
+            ("q.p.example.", 1),
+            ("example.", 2),
+        ] {
+            let node = zone
+                .node(key(name).as_wire())
+                .unwrap_or_else(|| panic!("{name}"));
+            assert_eq!(node.rrsets.len(), records, "{name}");
+            assert!(node.plain, "{name}");
+        }
+        assert_eq!(zone.nodes.len(), 10);
     }
 }
