@@ -361,7 +361,11 @@ impl Parser<'_> {
         while let Some(token) = fields.peek().filter(|t| !t.quoted) {
             if ttl.is_none() && token.text.first().is_some_and(u8::is_ascii_digit) {
                 ttl = Some(text::ttl(&token.text).map_err(|e| on_record("TTL", e))?);
-            } else if let (None, Some(c)) = (rclass, class_number(&token.text)) {
+            } else if let Some(c) = rclass
+                .is_none()
+                .then(|| class_number(&token.text))
+                .flatten()
+            {
                 rclass = Some(c);
             } else {
                 break;
