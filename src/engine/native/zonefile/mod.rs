@@ -503,7 +503,11 @@ fn finish(zone: &mut ParsedZone) {
     let Some(origin) = zone.origin.as_ref() else {
         return;
     };
-    let mut plan = finish_plan(&zone.records, origin).into_iter();
+    let (plan, unchanged) = finish_plan(&zone.records, origin);
+    if unchanged {
+        return;
+    }
+    let mut plan = plan.into_iter();
     zone.records.retain_mut(|r| match plan.next() {
         Some(Some(ttl)) => {
             r.ttl = ttl;
@@ -514,7 +518,8 @@ fn finish(zone: &mut ParsedZone) {
 }
 
 /// What [`finish`] does with each record, in order: `None` drops it,
-/// `Some(ttl)` keeps it with that TTL.
+/// `Some(ttl)` keeps it with that TTL; and true when that keeps every
+/// record as it is.
 ///
 /// Owners are numbered ([`owners::Owners`]) once per run of records with
 /// the same owner. Most zones write each owner's records together, so an
@@ -524,7 +529,7 @@ fn finish(zone: &mut ParsedZone) {
 /// the whole zone, after the records of its first run are put there; a
 /// record then costs one hash of its owner number, type and canonical
 /// RDATA (borrowed unless names in it need lowercasing).
-fn finish_plan(records: &[Record], origin: &Name) -> Vec<Option<u32>> {
+fn finish_plan(records: &[Record], origin: &Name) -> (Vec<Option<u32>>, bool) {
     /// How many records an owner's first run keeps before its keys move to
     /// the maps of the whole zone (the run compares each record with all
     /// those kept before it).
@@ -549,6 +554,8 @@ fn finish_plan(records: &[Record], origin: &Name) -> Vec<Option<u32>> {
     let mut run_kept: Vec<(u16, std::borrow::Cow<'_, [u8]>)> = Vec::new();
     let mut run_ttls: Vec<(u16, u32)> = Vec::new();
     let mut plan: Vec<Option<u32>> = Vec::with_capacity(records.len());
+    // How many records are kept with the TTL they have.
+    let mut unchanged = 0;
     for (index, r) in records.iter().enumerate() {
         let wire = r.owner.as_wire();
         let (id, at_apex) = match last_owner {
@@ -654,9 +661,10 @@ fn finish_plan(records: &[Record], origin: &Name) -> Vec<Option<u32>> {
                 }
             }
         };
+        unchanged += usize::from(ttl == r.ttl);
         plan.push(Some(ttl));
     }
-    plan
+    (plan, unchanged == records.len())
 }
 
 #[cfg(test)]
