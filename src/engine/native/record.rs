@@ -141,6 +141,15 @@ impl From<Vec<u8>> for Rdata {
     }
 }
 
+impl From<Box<[u8]>> for Rdata {
+    fn from(octets: Box<[u8]>) -> Rdata {
+        match octets.len() {
+            0..=Rdata::INLINE => Rdata::from(&octets[..]),
+            _ => Rdata(RdataRepr::Heap(octets)),
+        }
+    }
+}
+
 impl PartialEq for Rdata {
     fn eq(&self, other: &Rdata) -> bool {
         **self == **other
@@ -187,8 +196,9 @@ mod tests {
             let octets: Vec<u8> = (0..len).map(|i| i as u8 ^ 0x5a).collect();
             let from_slice = Rdata::from(&octets[..]);
             let from_vec = Rdata::from(octets.clone());
+            let from_box = Rdata::from(octets.clone().into_boxed_slice());
             let on_heap = Rdata(RdataRepr::Heap(octets.clone().into_boxed_slice()));
-            for r in [&from_slice, &from_vec, &on_heap] {
+            for r in [&from_slice, &from_vec, &from_box, &on_heap] {
                 assert_eq!(&r[..], &octets[..]);
                 assert_eq!(*r, on_heap);
                 assert_eq!(hash.hash_one(r), hash.hash_one(&on_heap));
