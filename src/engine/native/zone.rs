@@ -21,7 +21,7 @@ use crate::fleet::{FleetPolicy, Rotation};
 
 use super::answer::{self, Prepared};
 use super::name::{Name, NameKey};
-use super::record::{ParsedZone, Record, rtype};
+use super::record::{ParsedZone, rtype};
 use super::rotate::SetPolicy;
 
 pub use super::wire::name_len;
@@ -163,53 +163,69 @@ impl Node {
     }
 }
 
-/// An RRset while the zone is built: the indices of its records among the
-/// parsed ones (the first gives the owner and TTL). The build only reads
-/// the parsed records, so they are freed together afterwards, as one
-/// stretch of memory the allocator can give back, instead of one by one
-/// among the zone's own allocations.
+/// Makes the RRsets of a zone, numbering the rotation counters of its
+/// address sets.
 #[derive(Debug)]
-struct SetDraft {
-    /// The type.
-    rtype: u16,
-    /// The records, duplicates not yet removed.
-    recs: Vec<u32>,
+struct SetMaker<'p> {
+    /// The bundle's answer policy.
+    policy: &'p FleetPolicy,
+    /// The zone's apex, lowercased.
+    origin: &'p [u8],
+    /// Rotation counters given out so far.
+    counters: u32,
 }
 
-/// The RRsets of one name while the zone is built.
-type NodeDraft = Vec<SetDraft>;
-
-/// Add the records of `group` (one owner, in file order) to `draft`.
-fn merge(draft: &mut NodeDraft, group: NodeDraft) {
-    for set in group {
-        match draft.iter_mut().find(|d| d.rtype == set.rtype) {
-            Some(d) => d.recs.extend(set.recs),
-            None => draft.push(set),
+impl SetMaker<'_> {
+    /// The RRset of type `rtype` at the lowercased name `key`, with the
+    /// owner and TTL of its first record and the records `rdatas`; `fleet`
+    /// is the policy it already has, when records are added to a set.
+    fn make(
+        &mut self,
+        key: &[u8],
+        (owner, rtype, ttl): (&Name, u16, u32),
+        rdatas: Rdatas,
+        fleet: Option<SetPolicy>,
+    ) -> RRset {
+        let width = match rtype {
+            rtype::A => 4,
+            rtype::AAAA => 16,
+            _ => 0,
+        };
+        let direct = width > 0 && rdatas.iter().all(|r| r.len() == width);
+        let fleet = fleet.or_else(|| {
+            (width > 0 && rdatas.len() > 1).then(|| {
+                let p = self.policy.for_owner(self.origin, key);
+                let counter = if p.rotation == Rotation::Cyclic {
+                    self.counters += 1;
+                    self.counters - 1
+                } else {
+                    u32::MAX
+                };
+                SetPolicy {
+                    rotation: p.rotation,
+                    max_answers: p
+                        .max_answers
+                        .map_or(0, |m| m.min(usize::from(u16::MAX)) as u16),
+                    counter,
+                }
+            })
+        });
+        RRset {
+            owner: owner.clone(),
+            rtype,
+            direct,
+            ttl,
+            rdatas,
+            fleet,
+            prepared: None,
         }
-    }
-}
-
-/// Remove repeated records, keeping the first of each in order.
-fn dedup(recs: &mut Vec<u32>, records: &[Record]) {
-    let rdata = |i: u32| records.get(i as usize).map_or(&[][..], |r| &r.rdata[..]);
-    if recs.len() <= 32 {
-        let mut kept = 0;
-        for i in 0..recs.len() {
-            if !recs[..kept].iter().any(|&k| rdata(k) == rdata(recs[i])) {
-                recs.swap(kept, i);
-                kept += 1;
-            }
-        }
-        recs.truncate(kept);
-    } else {
-        let mut seen = HashSet::with_capacity(recs.len());
-        recs.retain(|&i| seen.insert(rdata(i)));
     }
 }
 
 /// The hash of the zone's name index: fast on short keys (a lookup hashes
 /// one name per label of the query), seeded per zone at random so that a
-/// bundle cannot choose its collisions ahead of time.
+/// bundle cannot choose its collisions ahead of time. The zone-file parser
+/// uses it for its load-time maps too, for the same two reasons.
 #[derive(Debug, Clone)]
 pub struct KeyHash {
     /// The per-zone seed.
@@ -256,6 +272,29 @@ impl std::hash::Hasher for KeyHasher {
         }
     }
 
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // One step of `write`, without going through a buffer: numbers
+        // (a slice's length, a tuple's fields) are most of what a key of
+        // the load-time maps holds besides its octets.
+        self.h = (self.h.rotate_left(23) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
     fn finish(&self) -> u64 {
         // MurmurHash3's finaliser: every input bit reaches every output bit.
         let mut h = self.h;
@@ -300,6 +339,11 @@ fn strict_suffixes(wire: &[u8]) -> impl Iterator<Item = &[u8]> {
 impl Zone {
     /// Build the tree of a parsed (and checked) zone, with the answer
     /// policy of its address sets taken from `policy`.
+    ///
+    /// The records are taken as [`parse_bytes`](super::zonefile::parse_bytes)
+    /// leaves them: identical records (same owner in any letter case, type
+    /// and RDATA) already collapsed, so each is kept as it is. Records
+    /// outside the zone are still left out.
     pub fn build(parsed: ParsedZone, policy: &FleetPolicy) -> Result<Zone, BundleError> {
         let file = parsed.files.first().cloned().unwrap_or_default();
         let zone_error = |message: String| BundleError::Zone {
@@ -312,123 +356,167 @@ impl Zone {
             .clone()
             .ok_or_else(|| zone_error("zone has no origin".into()))?;
         let origin_key = origin.key();
-        // Records of one owner usually follow each other: gather them, and
-        // touch the map once per owner.
-        let mut drafts: HashMap<NameKey, NodeDraft, KeyHash> =
-            HashMap::with_capacity_and_hasher(parsed.records.len() / 4, KeyHash::default());
-        let mut group: Option<(NameKey, NodeDraft)> = None;
+        // Records of one owner usually follow each other: each run of them
+        // makes its node at once, reading the parsed records front to back
+        // and touching the map once. An owner that comes back later adds
+        // its records to the node it already has. The build only reads the
+        // parsed records, so they are freed together afterwards, as one
+        // stretch of memory the allocator can give back, instead of one by
+        // one among the zone's own allocations.
         let records = &parsed.records[..];
-        for (index, rec) in records.iter().enumerate() {
-            if !rec.owner.is_at_or_below(&origin) {
-                // Out-of-zone data is never served (Knot DNS ignores it too).
+        let mut nodes: HashMap<NameKey, Node, KeyHash> =
+            HashMap::with_capacity_and_hasher(records.len() / 4, KeyHash::default());
+        let mut maker = SetMaker {
+            policy,
+            origin: origin_key.as_wire(),
+            counters: 0,
+        };
+        // Names a lookup stops at before reaching the names below them:
+        // DNAME owners, and delegation points (NS, but not at the apex).
+        // Few.
+        let mut blockers: HashSet<NameKey, KeyHash> = HashSet::default();
+        // The parents of the names made, but for repeats in a row.
+        let mut parents: Vec<NameKey> = Vec::new();
+        // The records of the run, by type, and its RRsets: the first
+        // record's index, the type, and where they lie in `order`.
+        let mut order: Vec<u32> = Vec::new();
+        let mut sets: Vec<(u32, u16, usize, usize)> = Vec::new();
+        let rtype_of = |i: u32| records.get(i as usize).map_or(0, |r| r.rtype);
+        let mut at = 0;
+        while let Some(first) = records.get(at) {
+            let owner = first.owner.as_wire();
+            let len = records
+                .get(at..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|r| {
+                    let wire = r.owner.as_wire();
+                    wire == owner || wire.eq_ignore_ascii_case(owner)
+                })
+                .count();
+            let start = at;
+            at += len.max(1);
+            // Out-of-zone data is never served (Knot DNS ignores it too;
+            // the parser has already dropped it).
+            if !first.owner.is_at_or_below(&origin) {
                 continue;
             }
-            let same = group
-                .as_ref()
-                .is_some_and(|(k, _)| k.as_wire().eq_ignore_ascii_case(rec.owner.as_wire()));
-            if !same {
-                if let Some((key, sets)) = group.take() {
-                    merge(drafts.entry(key).or_default(), sets);
+            // By type, each type's records in file order (a stable sort),
+            // and the types in the order they first appear. Bounded by the
+            // number of records, so every index fits a u32.
+            order.clear();
+            order.extend(start as u32..at as u32);
+            order.sort_by_key(|&i| rtype_of(i));
+            sets.clear();
+            for (pos, &i) in order.iter().enumerate() {
+                match sets.last_mut() {
+                    Some(set) if set.1 == rtype_of(i) => set.3 = pos + 1,
+                    _ => sets.push((i, rtype_of(i), pos, pos + 1)),
                 }
-                group = Some((rec.owner.key(), Vec::new()));
             }
-            let Some((_, sets)) = group.as_mut() else {
-                continue;
+            sets.sort_unstable_by_key(|set| set.0);
+            let key = first.owner.key();
+            // The RRsets the owner has from earlier runs, if it comes back.
+            let earlier = nodes
+                .get_mut(key.as_wire())
+                .map(|node| std::mem::take(&mut node.rrsets).into_vec());
+            let comes_back = earlier.is_some();
+            let mut rrsets = earlier.unwrap_or_else(|| Vec::with_capacity(sets.len()));
+            for &(first, set_type, from, to) in &sets {
+                let Some(first) = records.get(first as usize) else {
+                    continue;
+                };
+                let added = order
+                    .get(from..to)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|&i| records.get(i as usize))
+                    .map(|r| &r.rdata[..]);
+                match rrsets.iter_mut().find(|s| s.rtype == set_type) {
+                    // The owner came back with more records of a type.
+                    Some(set) => {
+                        let rdatas = Rdatas::new(set.rdatas.iter().chain(added));
+                        let fleet = set.fleet.take();
+                        let made = maker.make(
+                            key.as_wire(),
+                            (&set.owner, set.rtype, set.ttl),
+                            rdatas,
+                            fleet,
+                        );
+                        *set = made;
+                    }
+                    None => {
+                        let made = maker.make(
+                            key.as_wire(),
+                            (&first.owner, set_type, first.ttl),
+                            Rdatas::new(added),
+                            None,
+                        );
+                        rrsets.push(made);
+                    }
+                }
+            }
+            let apex = key == origin_key;
+            let has = |t: u16| rrsets.iter().any(|s| s.rtype == t);
+            let cut = !apex && has(rtype::NS);
+            if cut || has(rtype::DNAME) {
+                blockers.insert(key.clone());
+            }
+            let node = Node {
+                rrsets: rrsets.into_boxed_slice(),
+                cut,
+                plain: true,
             };
-            let index = index as u32;
-            match sets.iter_mut().find(|r| r.rtype == rec.rtype) {
-                Some(set) => set.recs.push(index),
-                None => sets.push(SetDraft {
-                    rtype: rec.rtype,
-                    recs: vec![index],
-                }),
+            // The parent, unless the previous owner had it too (siblings
+            // are mostly written together), may be an empty non-terminal.
+            let parent = strict_suffixes(key.as_wire()).next();
+            if let Some(parent) = parent.filter(|p| p.len() >= origin_key.as_wire().len())
+                && parents.last().is_none_or(|last| last.as_wire() != parent)
+            {
+                parents.push(NameKey::from_valid_wire(parent));
             }
-        }
-        if let Some((key, sets)) = group.take() {
-            merge(drafts.entry(key).or_default(), sets);
+            if comes_back {
+                if let Some(kept) = nodes.get_mut(key.as_wire()) {
+                    *kept = node;
+                }
+            } else {
+                nodes.insert(key, node);
+            }
         }
         // Empty non-terminals: every ancestor between a name and the apex
         // exists (RFC 4592 2.2.2), so it answers NODATA, not NXDOMAIN.
+        // Walking up from each name's parent, the names up to the first one
+        // that exists are missing; above that one, its own parent's walk
+        // takes over.
         let mut missing: HashSet<&[u8], KeyHash> = HashSet::default();
-        for key in drafts.keys() {
-            for parent in strict_suffixes(key.as_wire()) {
-                if parent.len() < origin_key.as_wire().len() || drafts.contains_key(parent) {
+        for parent in &parents {
+            let wire = parent.as_wire();
+            for name in std::iter::once(wire).chain(strict_suffixes(wire)) {
+                if name.len() < origin_key.as_wire().len() || nodes.contains_key(name) {
                     break;
                 }
-                missing.insert(parent);
+                missing.insert(name);
             }
         }
         let missing: Vec<NameKey> = missing.into_iter().map(NameKey::from_valid_wire).collect();
         for key in missing {
-            drafts.entry(key).or_default();
+            nodes.insert(
+                key,
+                Node {
+                    plain: true,
+                    ..Node::default()
+                },
+            );
         }
-        // Names a lookup stops at before reaching the names below them.
-        // (Few: delegations and DNAMEs.)
-        let blockers: HashSet<NameKey, KeyHash> = drafts
-            .iter()
-            .filter(|(k, sets)| {
-                sets.iter()
-                    .any(|s| s.rtype == rtype::DNAME || (s.rtype == rtype::NS && **k != origin_key))
-            })
-            .map(|(k, _)| k.clone())
-            .collect();
-        let mut counters = 0u32;
-        let mut nodes: HashMap<NameKey, Node, KeyHash> =
-            HashMap::with_capacity_and_hasher(drafts.len(), KeyHash::default());
-        for (key, draft) in drafts {
-            let mut rrsets = Vec::with_capacity(draft.len());
-            for mut set in draft {
-                dedup(&mut set.recs, records);
-                let Some(first) = set.recs.first().and_then(|&i| records.get(i as usize)) else {
-                    continue;
-                };
-                let rdatas = set
-                    .recs
-                    .iter()
-                    .filter_map(|&i| records.get(i as usize))
-                    .map(|r| &r.rdata[..]);
-                let width = match set.rtype {
-                    rtype::A => 4,
-                    rtype::AAAA => 16,
-                    _ => 0,
-                };
-                let direct = width > 0 && rdatas.clone().all(|r| r.len() == width);
-                let fleet = (width > 0 && set.recs.len() > 1).then(|| {
-                    let p = policy.for_owner(origin_key.as_wire(), key.as_wire());
-                    let counter = if p.rotation == Rotation::Cyclic {
-                        counters += 1;
-                        counters - 1
-                    } else {
-                        u32::MAX
-                    };
-                    SetPolicy {
-                        rotation: p.rotation,
-                        max_answers: p
-                            .max_answers
-                            .map_or(0, |m| m.min(usize::from(u16::MAX)) as u16),
-                        counter,
-                    }
-                });
-                rrsets.push(RRset {
-                    owner: first.owner.clone(),
-                    rtype: set.rtype,
-                    direct,
-                    ttl: first.ttl,
-                    rdatas: Rdatas::new(rdatas),
-                    fleet,
-                    prepared: None,
-                });
+        // A query for a name ends there unless a blocker is at or above it.
+        if !blockers.is_empty() {
+            for (key, node) in &mut nodes {
+                node.plain = !blockers.contains(key.as_wire())
+                    && !strict_suffixes(key.as_wire()).any(|s| blockers.contains(s));
             }
-            let cut = key != origin_key && rrsets.iter().any(|s| s.rtype == rtype::NS);
-            let node = Node {
-                rrsets: rrsets.into_boxed_slice(),
-                cut,
-                plain: !blockers.contains(key.as_wire())
-                    && !strict_suffixes(key.as_wire()).any(|s| blockers.contains(s)),
-            };
-            nodes.insert(key, node);
         }
         drop(blockers);
+        let counters = maker.counters;
         let apex = nodes
             .get(&origin_key)
             .ok_or_else(|| zone_error(format!("{origin} has no records at the apex")))?;
@@ -474,5 +562,80 @@ impl Zone {
             .flat_map(|n| n.rrsets.iter())
             .map(|r| r.rdatas.len())
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::engine::native::zonefile::{parse_bytes, refuse_includes};
+
+    fn build(text: &str) -> Zone {
+        let origin = Name::parse(b"example.", None).unwrap();
+        let file = Path::new("example.zone");
+        let parsed =
+            parse_bytes(text.as_bytes(), &origin, file, &mut refuse_includes(file)).unwrap();
+        Zone::build(parsed, &FleetPolicy::default()).unwrap()
+    }
+
+    fn key(name: &str) -> NameKey {
+        Name::parse(name.as_bytes(), None).unwrap().key()
+    }
+
+    /// An owner that comes back after other owners has one node: its
+    /// types in the order they first appear, each type's records in file
+    /// order, with the owner and TTL of its first record.
+    #[test]
+    fn an_owner_written_in_two_places_has_one_node() {
+        let zone = build(
+            "@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n\
+             Www 60 A 192.0.2.10\nwww TXT one\nother A 192.0.2.3\n\
+             WWW 90 AAAA ::1\nwww 30 A 192.0.2.11\nwww TXT two\n\
+             sub NS ns.elsewhere.\n",
+        );
+        let node = zone.node(key("www.example.").as_wire()).unwrap();
+        let types: Vec<u16> = node.rrsets.iter().map(|s| s.rtype).collect();
+        assert_eq!(types, [rtype::A, rtype::TXT, rtype::AAAA]);
+        let a = node.get(rtype::A).unwrap();
+        assert_eq!(a.owner.to_string(), "Www.example.");
+        assert_eq!(a.ttl, 60);
+        let addrs: Vec<&[u8]> = a.rdatas.iter().collect();
+        assert_eq!(addrs, [&[192, 0, 2, 10][..], &[192, 0, 2, 11][..]]);
+        assert!(a.direct);
+        assert!(a.fleet.is_some(), "two addresses take the fleet policy");
+        let txt: Vec<&[u8]> = node.get(rtype::TXT).unwrap().rdatas.iter().collect();
+        assert_eq!(txt, [&b"\x03one"[..], &b"\x03two"[..]]);
+        assert!(node.plain && !node.cut);
+        assert_eq!(zone.record_count(), 10);
+        let sub = zone.node(key("sub.example.").as_wire()).unwrap();
+        assert!(sub.cut && !sub.plain);
+    }
+
+    /// Every name between an owner and the apex exists, whether the names
+    /// above it are written before, after, or not at all.
+    #[test]
+    fn empty_non_terminals_fill_the_tree() {
+        let zone = build(
+            "@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n\
+             a.b.c.d A 192.0.2.2\nz.b.c.d A 192.0.2.3\nd A 192.0.2.4\n\
+             q.p A 192.0.2.5\nr.p A 192.0.2.6\n",
+        );
+        for (name, records) in [
+            ("b.c.d.example.", 0),
+            ("c.d.example.", 0),
+            ("d.example.", 1),
+            ("p.example.", 0),
+            ("q.p.example.", 1),
+            ("example.", 2),
+        ] {
+            let node = zone
+                .node(key(name).as_wire())
+                .unwrap_or_else(|| panic!("{name}"));
+            assert_eq!(node.rrsets.len(), records, "{name}");
+            assert!(node.plain, "{name}");
+        }
+        assert_eq!(zone.nodes.len(), 10);
     }
 }

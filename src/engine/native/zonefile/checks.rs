@@ -31,11 +31,13 @@ struct Index<'a> {
     /// The apex, lowercased.
     apex: Vec<u8>,
     /// Every owner (but NSEC3 records') and every name in the tree.
-    names: Owners<'a>,
+    names: Owners,
     /// The records of name `i` are `records[start[i]..start[i + 1]]`.
     start: Vec<usize>,
     /// Records (but NSEC3 records) grouped by owner, in file order.
     records: Vec<&'a Record>,
+    /// The owner number of each record but NSEC3 records, in file order.
+    owner_of: Vec<u32>,
     /// Whether name `i` is in the tree: an owner at or below the apex, or
     /// an empty non-terminal between such an owner and the apex.
     in_tree: Vec<bool>,
@@ -45,11 +47,14 @@ impl<'a> Index<'a> {
     /// Index the records of `zone`.
     fn new(zone: &'a ParsedZone, apex: &Name) -> Index<'a> {
         let apex = lowercase(apex.as_wire()).into_owned();
-        let mut names = Owners::default();
+        let mut names = Owners::with_capacity(zone.records.len() / 4);
         let mut in_tree = Vec::new();
         // The owner number of each indexed record, in file order.
         let mut owner_of = Vec::with_capacity(zone.records.len());
         let mut last: Option<(&[u8], u32)> = None;
+        // The parent of the last owner put in the tree, which is in the tree
+        // too: siblings written one after the other share it.
+        let mut last_parent: Option<&[u8]> = None;
         for record in zone.records.iter().filter(|r| !in_nsec3_tree(r)) {
             let wire = record.owner.as_wire();
             if let Some((_, id)) = last.filter(|&(w, _)| w == wire) {
@@ -57,15 +62,18 @@ impl<'a> Index<'a> {
                 continue;
             }
             let lower = lowercase(wire);
-            // Cloning a borrowed name copies no octets.
-            let (id, _) = names.intern(lower.clone());
+            let (id, _) = names.intern(&lower);
             owner_of.push(id);
             last = Some((wire, id));
             // The owner and the names above it, up to the apex, are in
             // the tree; stop at the first one already there.
             let mut name = Some(lower);
+            let mut known = Some(id);
             while let Some(n) = name.filter(|n| at_or_below(n, &apex)) {
-                let n_id = names.intern(n.clone()).0 as usize;
+                let n_id = match known.take() {
+                    Some(id) => id as usize,
+                    None => names.intern(&n).0 as usize,
+                };
                 in_tree.resize(names.len(), false);
                 if in_tree.get(n_id) == Some(&true) {
                     break;
@@ -74,7 +82,16 @@ impl<'a> Index<'a> {
                     *flag = true;
                 }
                 name = match n {
-                    Cow::Borrowed(b) => parent(b).map(Cow::Borrowed),
+                    Cow::Borrowed(b) => {
+                        let up = parent(b);
+                        if up.is_some() && up == last_parent {
+                            break;
+                        }
+                        if up.is_some_and(|p| at_or_below(p, &apex)) {
+                            last_parent = up;
+                        }
+                        up.map(Cow::Borrowed)
+                    }
                     Cow::Owned(o) => parent(&o).map(|p| Cow::Owned(p.to_vec())),
                 };
             }
@@ -92,26 +109,35 @@ impl<'a> Index<'a> {
             total += *count;
             *count = total;
         }
-        let mut next = start.clone();
         let indexed = zone.records.iter().filter(|r| !in_nsec3_tree(r));
-        // Every slot is overwritten below; any record serves as the filler.
-        let mut records: Vec<&Record> = match indexed.clone().next() {
-            Some(filler) => vec![filler; owner_of.len()],
-            None => Vec::new(),
-        };
-        for (record, &id) in indexed.zip(&owner_of) {
-            if let Some(slot) = next.get_mut(id as usize) {
-                if let Some(place) = records.get_mut(*slot) {
-                    *place = record;
+        let records: Vec<&Record> = if owner_of.is_sorted() {
+            // Each owner's records together, owners numbered in order (the
+            // usual layout): the records are grouped already.
+            indexed.collect()
+        } else {
+            let mut next = start.clone();
+            // Every slot is overwritten below; any record serves as the
+            // filler.
+            let mut records = match indexed.clone().next() {
+                Some(filler) => vec![filler; owner_of.len()],
+                None => Vec::new(),
+            };
+            for (record, &id) in indexed.zip(&owner_of) {
+                if let Some(slot) = next.get_mut(id as usize) {
+                    if let Some(place) = records.get_mut(*slot) {
+                        *place = record;
+                    }
+                    *slot += 1;
                 }
-                *slot += 1;
             }
-        }
+            records
+        };
         Index {
             apex,
             names,
             start,
             records,
+            owner_of,
             in_tree,
         }
     }
@@ -230,15 +256,23 @@ pub fn check_zone(zone: &ParsedZone) -> Result<(), BundleError> {
     // one reported, every time. What depends on the owner alone is checked
     // once per run of records with the same owner.
     let mut checked = vec![false; index.names.len()];
+    // A parent with no DNAME at or above it, as the last walk up found.
+    let mut clean = Vec::new();
     let mut last: Option<&[u8]> = None;
     let mut owner = Cow::Borrowed(&[][..]);
+    // The owner numbers the index gave the records it holds, in order.
+    let mut numbers = index.owner_of.iter();
     for record in &zone.records {
+        let number = match in_nsec3_tree(record) {
+            false => numbers.next().copied(),
+            true => None,
+        };
         let wire = record.owner.as_wire();
         let new_owner = last != Some(wire);
         if new_owner {
             last = Some(wire);
             owner = lowercase(wire);
-            if let Some(id) = index.names.get(&owner)
+            if let Some(id) = number.or_else(|| index.names.get(&owner))
                 && let Some(seen) = checked.get_mut(id as usize)
                 && !std::mem::replace(seen, true)
                 && let Some(message) = check_node(&index, index.node_of(id))
@@ -253,7 +287,9 @@ pub fn check_zone(zone: &ParsedZone) -> Result<(), BundleError> {
         }
         .or_else(|| {
             new_owner
-                .then(|| check_under_dname(&index, record, &owner, apex_nsec3.as_deref()))
+                .then(|| {
+                    check_under_dname(&index, record, &owner, apex_nsec3.as_deref(), &mut clean)
+                })
                 .flatten()
         });
         if let Some(message) = message {
@@ -302,14 +338,21 @@ fn check_node(index: &Index<'_>, records: &[&Record]) -> Option<String> {
 /// RFC 6672 section 2.4: a DNAME owner "MUST NOT have any descendants";
 /// checked from the descendant's side, walking up its ancestors. As in
 /// Knot DNS, the NSEC3 record of the apex (`apex_nsec3`) may sit below a
-/// DNAME at the apex.
+/// DNAME at the apex. `clean` is a name known to have no DNAME at or
+/// above it: when it is the owner's parent, there is nothing to walk; when
+/// a walk finds no DNAME, the owner's parent becomes it.
 fn check_under_dname(
     index: &Index<'_>,
     record: &Record,
     owner: &[u8],
     apex_nsec3: Option<&[u8]>,
+    clean: &mut Vec<u8>,
 ) -> Option<String> {
-    let mut current = parent(owner);
+    let first = parent(owner);
+    if first.is_some_and(|p| p == clean.as_slice()) {
+        return None;
+    }
+    let mut current = first;
     while let Some(name) = current.filter(|n| at_or_below(n, &index.apex)) {
         if index.has(name, rtype::DNAME) {
             let allowed = name == index.apex && apex_nsec3 == Some(owner);
@@ -329,6 +372,10 @@ fn check_under_dname(
             });
         }
         current = parent(name);
+    }
+    if let Some(p) = first {
+        clean.clear();
+        clean.extend_from_slice(p);
     }
     None
 }

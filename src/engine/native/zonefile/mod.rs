@@ -43,6 +43,7 @@ use crate::bundle::{Bundle, BundleError, ZoneFile};
 
 use super::name::Name;
 use super::record::{ParsedZone, Record, class, rtype};
+use super::zone::KeyHash;
 
 mod checks;
 mod generate;
@@ -180,6 +181,11 @@ struct FileState {
     /// Where in [`ParsedZone::records`] the previous record of this file
     /// is: its owner is inherited by a line starting with a blank.
     last_owner: Option<usize>,
+    /// The owner field of the last record of this file that had one, as
+    /// written, and where that record is: a record that writes the same
+    /// text (under the same `$ORIGIN`) has the same owner, which is then
+    /// copied rather than parsed again.
+    written_owner: Option<(Vec<u8>, usize)>,
     /// Index of the file in [`ParsedZone::files`].
     index: u16,
     /// Where the file came from.
@@ -202,6 +208,7 @@ impl Parser<'_> {
         let mut state = FileState {
             origin: source.origin.clone(),
             last_owner: None,
+            written_owner: None,
             index,
             source,
         };
@@ -234,6 +241,7 @@ impl Parser<'_> {
                 };
                 state.origin =
                     rdata::name(arg, &state.origin).map_err(|e| format!("$ORIGIN: {e}"))?;
+                state.written_owner = None;
             }
             b"$TTL" => {
                 let [arg] = args else {
@@ -321,6 +329,7 @@ impl Parser<'_> {
         line: usize,
     ) -> Result<(), EntryError> {
         let mut fields = rdata::Fields::new(tokens);
+        let mut written = None;
         let owner = if blank_owner {
             state
                 .last_owner
@@ -329,7 +338,19 @@ impl Parser<'_> {
                 .ok_or("no previous owner for a line starting with a blank")?
         } else {
             let token = fields.next("owner")?;
-            rdata::name(token, &state.origin).map_err(|e| format!("owner: {e}"))?
+            let same = match &state.written_owner {
+                Some((text, at)) if !token.quoted && *text == token.text => {
+                    self.zone.records.get(*at).map(|r| r.owner.clone())
+                }
+                _ => None,
+            };
+            match same {
+                Some(owner) => owner,
+                None => {
+                    written = Some(token);
+                    rdata::name(token, &state.origin).map_err(|e| format!("owner: {e}"))?
+                }
+            }
         };
         let on_record = |what: &str, e: String| match what {
             "" => format!("{owner}: {e}"),
@@ -340,7 +361,11 @@ impl Parser<'_> {
         while let Some(token) = fields.peek().filter(|t| !t.quoted) {
             if ttl.is_none() && token.text.first().is_some_and(u8::is_ascii_digit) {
                 ttl = Some(text::ttl(&token.text).map_err(|e| on_record("TTL", e))?);
-            } else if let (None, Some(c)) = (rclass, class_number(&token.text)) {
+            } else if let Some(c) = rclass
+                .is_none()
+                .then(|| class_number(&token.text))
+                .flatten()
+            {
                 rclass = Some(c);
             } else {
                 break;
@@ -361,6 +386,12 @@ impl Parser<'_> {
         rdata::parse_into(rtype, &mut fields, &state.origin, &mut self.rdata)
             .map_err(|e| on_record(&types::type_name(rtype), e))?;
         state.last_owner = Some(self.zone.records.len());
+        if let Some(token) = written {
+            let (text, at) = state.written_owner.get_or_insert_with(Default::default);
+            text.clear();
+            text.extend_from_slice(&token.text);
+            *at = self.zone.records.len();
+        }
         self.zone.records.push(Record {
             owner,
             rtype,
@@ -405,6 +436,9 @@ fn is_absolute(text: &[u8]) -> bool {
 
 /// A class mnemonic or `CLASSnnn` (RFC 3597 section 5).
 fn class_number(text: &[u8]) -> Option<u16> {
+    if text == b"IN" {
+        return Some(class::IN);
+    }
     let s = std::str::from_utf8(text).ok()?;
     let named = [
         ("IN", class::IN),
@@ -469,7 +503,11 @@ fn finish(zone: &mut ParsedZone) {
     let Some(origin) = zone.origin.as_ref() else {
         return;
     };
-    let mut plan = finish_plan(&zone.records, origin).into_iter();
+    let (plan, unchanged) = finish_plan(&zone.records, origin);
+    if unchanged {
+        return;
+    }
+    let mut plan = plan.into_iter();
     zone.records.retain_mut(|r| match plan.next() {
         Some(Some(ttl)) => {
             r.ttl = ttl;
@@ -480,33 +518,95 @@ fn finish(zone: &mut ParsedZone) {
 }
 
 /// What [`finish`] does with each record, in order: `None` drops it,
-/// `Some(ttl)` keeps it with that TTL.
+/// `Some(ttl)` keeps it with that TTL; and true when that keeps every
+/// record as it is.
 ///
 /// Owners are numbered ([`owners::Owners`]) once per run of records with
-/// the same owner, so a record costs one hash of its number, type and
-/// canonical RDATA (borrowed unless names in it need lowercasing).
-fn finish_plan(records: &[Record], origin: &Name) -> Vec<Option<u32>> {
+/// the same owner. Most zones write each owner's records together, so an
+/// owner seen for the first time is deduplicated within its run by
+/// comparing the few records kept so far. Only an owner that comes back
+/// after other owners, or whose run grows long, goes through the maps of
+/// the whole zone, after the records of its first run are put there; a
+/// record then costs one hash of its owner number, type and canonical
+/// RDATA (borrowed unless names in it need lowercasing).
+fn finish_plan(records: &[Record], origin: &Name) -> (Vec<Option<u32>>, bool) {
+    /// How many records an owner's first run keeps before its keys move to
+    /// the maps of the whole zone (the run compares each record with all
+    /// those kept before it).
+    const RUN_LIMIT: usize = 8;
     let apex = owners::lowercase(origin.as_wire());
-    let mut owners = owners::Owners::default();
-    let mut seen = HashSet::with_capacity(records.len());
-    let mut first_ttl = HashMap::new();
+    // Most owners hold a few records each.
+    let mut owners = owners::Owners::with_capacity(records.len() / 4);
+    // For each owner number: the records of its first run (`start..end`),
+    // or `None` once its keys are in `seen` and `first_ttl`.
+    let mut first_run: Vec<Option<(u32, u32)>> = Vec::with_capacity(records.len() / 4);
+    let mut seen = HashSet::with_hasher(KeyHash::default());
+    let mut first_ttl = HashMap::with_hasher(KeyHash::default());
     let mut apex_soa = false;
     // The previous record's owner as written, its number (`None` outside
     // the zone) and whether it is the apex.
     let mut last_owner: Option<(&[u8], Option<u32>, bool)> = None;
-    // The previous RRset (owner number and type) and its TTL.
-    let mut last_set: Option<((u32, u16), u32)> = None;
-    let mut plan = Vec::with_capacity(records.len());
-    for r in records {
+    // The run being read: its owner's number and first record, and while
+    // the owner is not in the maps, the (type, canonical RDATA) of the
+    // records it kept and the first TTL of each of its types.
+    let mut run: Option<(u32, usize)> = None;
+    let mut run_global = false;
+    let mut run_kept: Vec<(u16, std::borrow::Cow<'_, [u8]>)> = Vec::new();
+    let mut run_ttls: Vec<(u16, u32)> = Vec::new();
+    let mut plan: Vec<Option<u32>> = Vec::with_capacity(records.len());
+    // How many records are kept with the TTL they have.
+    let mut unchanged = 0;
+    for (index, r) in records.iter().enumerate() {
         let wire = r.owner.as_wire();
         let (id, at_apex) = match last_owner {
             Some((w, id, at_apex)) if w == wire => (id, at_apex),
             _ => {
                 let lower = owners::lowercase(wire);
                 let at_apex = *lower == *apex;
-                let id = owners::at_or_below(&lower, &apex).then(|| owners.intern(lower).0);
-                last_owner = Some((wire, id, at_apex));
-                (id, at_apex)
+                let id = owners::at_or_below(&lower, &apex).then(|| owners.intern(&lower));
+                last_owner = Some((wire, id.map(|(id, _)| id), at_apex));
+                let Some((id, new)) = id else {
+                    plan.push(None);
+                    continue;
+                };
+                if run.is_none_or(|(run_id, _)| run_id != id) {
+                    // A new run: the previous one's owner, if still only
+                    // in its run, keeps where that run lies.
+                    if let Some((run_id, start)) = run
+                        && !run_global
+                        && let Some(slot) = first_run.get_mut(run_id as usize)
+                    {
+                        *slot = Some((start as u32, index as u32));
+                    }
+                    run = Some((id, index));
+                    run_kept.clear();
+                    run_ttls.clear();
+                    if new {
+                        first_run.push(None);
+                        run_global = false;
+                    } else {
+                        // The owner comes back: its first run's keys go to
+                        // the maps, and so does everything it has from now.
+                        if let Some(Some((from, to))) =
+                            first_run.get_mut(id as usize).map(Option::take)
+                        {
+                            let range = from as usize..to as usize;
+                            let earlier = records.get(range.clone()).unwrap_or_default();
+                            let kept = plan.get(range).unwrap_or_default();
+                            for (r, kept) in earlier.iter().zip(kept) {
+                                let Some(ttl) = *kept else {
+                                    continue;
+                                };
+                                seen.insert((id, r.rtype, wire::canonical(r.rtype, &r.rdata)));
+                                if r.rtype != rtype::RRSIG {
+                                    first_ttl.entry((id, r.rtype)).or_insert(ttl);
+                                }
+                            }
+                        }
+                        run_global = true;
+                    }
+                }
+                (Some(id), at_apex)
             }
         };
         let Some(id) = id else {
@@ -520,22 +620,51 @@ fn finish_plan(records: &[Record], origin: &Name) -> Vec<Option<u32>> {
             }
             apex_soa = true;
         }
-        if !seen.insert((id, r.rtype, wire::canonical(r.rtype, &r.rdata))) {
-            plan.push(None);
-            continue;
+        let canonical = wire::canonical(r.rtype, &r.rdata);
+        if run_global {
+            if !seen.insert((id, r.rtype, canonical)) {
+                plan.push(None);
+                continue;
+            }
+        } else {
+            if run_kept
+                .iter()
+                .any(|(t, c)| *t == r.rtype && *c == canonical)
+            {
+                plan.push(None);
+                continue;
+            }
+            if run_kept.len() == RUN_LIMIT {
+                // A long run: from here on, through the maps.
+                for (t, c) in run_kept.drain(..) {
+                    seen.insert((id, t, c));
+                }
+                for &(t, ttl) in &run_ttls {
+                    first_ttl.insert((id, t), ttl);
+                }
+                seen.insert((id, r.rtype, canonical));
+                run_global = true;
+            } else {
+                run_kept.push((r.rtype, canonical));
+            }
         }
-        let ttl = match last_set {
-            _ if r.rtype == rtype::RRSIG => r.ttl,
-            Some((set, ttl)) if set == (id, r.rtype) => ttl,
-            _ => {
-                let ttl = *first_ttl.entry((id, r.rtype)).or_insert(r.ttl);
-                last_set = Some(((id, r.rtype), ttl));
-                ttl
+        let ttl = if r.rtype == rtype::RRSIG {
+            r.ttl
+        } else if run_global {
+            *first_ttl.entry((id, r.rtype)).or_insert(r.ttl)
+        } else {
+            match run_ttls.iter().find(|(t, _)| *t == r.rtype) {
+                Some(&(_, ttl)) => ttl,
+                None => {
+                    run_ttls.push((r.rtype, r.ttl));
+                    r.ttl
+                }
             }
         };
+        unchanged += usize::from(ttl == r.ttl);
         plan.push(Some(ttl));
     }
-    plan
+    (plan, unchanged == records.len())
 }
 
 #[cfg(test)]

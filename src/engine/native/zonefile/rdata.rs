@@ -137,6 +137,16 @@ pub fn has_presentation(rtype: u16) -> bool {
 
 /// The type number for a type field: a mnemonic we read, or `TYPEnnn`.
 pub fn type_number(text: &[u8]) -> Result<u16, String> {
+    // The types most records have, as they are usually written.
+    match text {
+        b"A" => return Ok(1),
+        b"NS" => return Ok(2),
+        b"CNAME" => return Ok(5),
+        b"MX" => return Ok(15),
+        b"TXT" => return Ok(16),
+        b"AAAA" => return Ok(28),
+        _ => {}
+    }
     let s = std::str::from_utf8(text).unwrap_or("");
     if let Some(n) = types::generic_number(s, "TYPE") {
         return Ok(n);
@@ -488,10 +498,36 @@ fn name_characters(text: &[u8]) -> bool {
 
 /// An IPv4 address in dotted-quad form.
 pub(super) fn ipv4(text: &[u8]) -> Result<Ipv4Addr, String> {
+    if let Some(addr) = plain_ipv4(text) {
+        return Ok(addr);
+    }
     std::str::from_utf8(text)
         .ok()
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| format!("invalid IPv4 address \"{}\"", show(text)))
+}
+
+/// The common form of an IPv4 address read without the standard parser:
+/// four decimal octets of one to three digits, no leading zero, none over
+/// 255. Every text it reads, the standard parser reads the same way;
+/// `None` leaves the rest (and the errors) to that parser.
+fn plain_ipv4(text: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    // The octet being read: its index, value and number of digits.
+    let (mut at, mut value, mut digits) = (0usize, 0u16, 0u8);
+    for &b in text {
+        if b == b'.' {
+            *octets.get_mut(at)? = u8::try_from(value).ok().filter(|_| digits > 0)?;
+            (at, value, digits) = (at + 1, 0, 0);
+        } else if b.is_ascii_digit() && digits < 3 && !(digits == 1 && value == 0) {
+            value = value * 10 + u16::from(b - b'0');
+            digits += 1;
+        } else {
+            return None;
+        }
+    }
+    *octets.get_mut(at).filter(|_| at == 3)? = u8::try_from(value).ok().filter(|_| digits > 0)?;
+    Some(Ipv4Addr::from(octets))
 }
 
 /// An IPv6 address (RFC 4291 section 2.2 text forms).
@@ -970,5 +1006,55 @@ mod tests {
         assert!(rdata("TXT", "\\# 2 0201").is_err());
         assert!(rdata("BOGUS", "1").is_err());
         assert!(rdata("NSAP", "0x47").is_err());
+    }
+
+    /// The quick forms read what the general readers read.
+    #[test]
+    fn quick_forms_agree_with_the_general_readers() {
+        for t in ["A", "NS", "CNAME", "MX", "TXT", "AAAA"] {
+            let n = type_number(t.as_bytes()).unwrap();
+            assert_eq!(Some(n), types::type_from_name(t), "{t}");
+            assert!(has_presentation(n), "{t}");
+        }
+        let mut texts: Vec<String> = [
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.0.0.1",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.",
+            "1.2.3.4.5",
+            "1..2.3",
+            "",
+            ".",
+            "1.2.3.04",
+            "0.00.0.0",
+            "1000.1.1.1",
+            "+1.2.3.4",
+            "1.2.3.4 ",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut seed = 7u64;
+        for _ in 0..20_000 {
+            let len = (seed % 16) as usize;
+            let text: String = (0..len)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    b"0123456789.....x"[(seed >> 60) as usize] as char
+                })
+                .collect();
+            texts.push(text);
+        }
+        for text in &texts {
+            if let Some(quick) = plain_ipv4(text.as_bytes()) {
+                assert_eq!(Some(quick), text.parse().ok(), "{text}");
+            }
+            assert_eq!(ipv4(text.as_bytes()).ok(), text.parse().ok(), "{text}");
+        }
+        assert!(plain_ipv4(b"192.0.2.1").is_some());
     }
 }

@@ -112,6 +112,26 @@ fn origin_directive_absolute_and_relative() {
         &zone.records[2].rdata[2..],
         name("c.deeper.sub.example.com.").as_wire()
     );
+    // The same owner text means another name under another $ORIGIN, also
+    // when the line before wrote it; in an included file too.
+    let zone = parse_with(
+        "a A 192.0.2.1\na A 192.0.2.2\n$ORIGIN sub.example.com.\na A 192.0.2.3\n\
+         $INCLUDE inc other.example.com.\na A 192.0.2.5\n",
+        &[("inc", "a A 192.0.2.4\n")],
+    )
+    .unwrap();
+    let owners: Vec<Name> = zone.records.iter().map(|r| r.owner.clone()).collect();
+    assert_eq!(
+        owners,
+        [
+            "a.example.com.",
+            "a.example.com.",
+            "a.sub.example.com.",
+            "a.other.example.com.",
+            "a.sub.example.com."
+        ]
+        .map(name)
+    );
 }
 
 #[test]
@@ -449,4 +469,149 @@ fn load_zone_follows_includes_inside_the_bundle_only() {
     assert!(matches!(e, BundleError::Escapes { line: 1, .. }), "{e}");
     assert!(e.to_string().contains("b.inc:1"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// What `finish_plan` did before it read owners run by run: every record
+/// through one set of (owner, type, canonical RDATA), the first TTL of
+/// each RRset from one map. The model the faster plan must match.
+fn finish_plan_model(records: &[Record], origin: &Name) -> Vec<Option<u32>> {
+    let apex = origin.key();
+    let mut seen = std::collections::HashSet::new();
+    let mut first_ttl = HashMap::new();
+    let mut apex_soa = false;
+    let mut plan = Vec::new();
+    for r in records {
+        let key = r.owner.key();
+        if !r.owner.is_at_or_below(origin) {
+            plan.push(None);
+            continue;
+        }
+        if r.rtype == rtype::SOA && key == apex {
+            if apex_soa {
+                plan.push(None);
+                continue;
+            }
+            apex_soa = true;
+        }
+        let canonical = wire::canonical(r.rtype, &r.rdata).into_owned();
+        if !seen.insert((key.clone(), r.rtype, canonical)) {
+            plan.push(None);
+            continue;
+        }
+        let ttl = match r.rtype {
+            rtype::RRSIG => r.ttl,
+            _ => *first_ttl.entry((key, r.rtype)).or_insert(r.ttl),
+        };
+        plan.push(Some(ttl));
+    }
+    plan
+}
+
+/// Random records: a few owners (in and out of the zone, in both letter
+/// cases), types, RDATA (names in both cases) and TTLs, in any order and
+/// in runs long enough to leave the per-run path.
+fn records_strategy() -> impl Strategy<Value = Vec<Record>> {
+    let owners = [
+        "example.com.",
+        "EXAMPLE.com.",
+        "a.example.com.",
+        "A.example.COM.",
+        "b.example.com.",
+        "example.org.",
+        "x.example.org.",
+    ];
+    let rtypes = [rtype::A, rtype::MX, rtype::RRSIG, rtype::SOA, rtype::NS];
+    let record = (0..owners.len(), 0..rtypes.len(), 0u8..12, 0u32..3);
+    let run = (record, 1usize..14);
+    proptest::collection::vec(run, 0..24).prop_map(move |runs| {
+        let mut out = Vec::new();
+        for ((o, t, v, ttl), len) in runs {
+            for i in 0..len {
+                let rtype = rtypes[t];
+                // Values repeat within a run, so that some records collapse.
+                let v = v.wrapping_add((i % 10) as u8);
+                let target = if v % 2 == 0 {
+                    "Mail.example.com."
+                } else {
+                    "mail.example.com."
+                };
+                let mut rdata = match rtype {
+                    rtype::A => vec![192, 0, 2, v / 2],
+                    _ => vec![0, v / 2],
+                };
+                if rtype != rtype::A {
+                    rdata.extend_from_slice(name(target).as_wire());
+                }
+                out.push(Record {
+                    owner: name(owners[o]),
+                    rtype,
+                    class: class::IN,
+                    ttl: 60 * (ttl + u32::from(i % 3 == 1)),
+                    rdata: rdata.into(),
+                    file: 0,
+                    line: 1,
+                });
+            }
+        }
+        out
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn finish_plan_matches_the_model(records in records_strategy()) {
+        let (plan, unchanged) = finish_plan(&records, &origin());
+        let model = finish_plan_model(&records, &origin());
+        let same = model.iter().zip(&records).all(|(p, r)| *p == Some(r.ttl));
+        prop_assert_eq!(plan, model);
+        prop_assert_eq!(unchanged, same);
+    }
+}
+
+/// Lines for random zones: owners in both letter cases, in and out of
+/// the zone, blank (inherited) owners, and RDATA that repeats, with names
+/// in both cases.
+fn zone_line() -> impl Strategy<Value = String> {
+    let owners = proptest::sample::select(&[
+        "a",
+        "A",
+        "b.a",
+        "B.A",
+        "@",
+        "x.example.org.",
+        "EXAMPLE.COM.",
+        " ",
+    ]);
+    let records = proptest::sample::select(&[
+        "A 192.0.2.1",
+        "A 192.0.2.2",
+        "60 A 192.0.2.1",
+        "MX 10 mail",
+        "MX 10 MAIL",
+        "300 MX 10 Mail.example.com.",
+        "TXT x",
+        "TXT X",
+        "NS ns",
+        "NS NS",
+    ]);
+    (owners, records).prop_map(|(o, r)| format!("{o} {r}\n"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// What `Zone::build` relies on: the parser leaves no record outside
+    /// the zone and no two records with the same owner (in any case), type
+    /// and RDATA.
+    #[test]
+    fn parsed_records_are_in_zone_and_distinct(lines in proptest::collection::vec(zone_line(), 0..60)) {
+        let zone = parse(&format!("{HEAD}{}", lines.concat()));
+        let mut seen = std::collections::HashSet::new();
+        for r in &zone.records {
+            prop_assert!(r.owner.is_at_or_below(&origin()), "{}", r.owner);
+            prop_assert!(seen.insert((r.owner.key(), r.rtype, r.rdata.clone())), "{} {}", r.owner, r.rtype);
+        }
+    }
 }

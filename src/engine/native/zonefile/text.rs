@@ -29,6 +29,10 @@ pub fn number(text: &[u8], max: u64) -> Result<u64, String> {
 /// ... with a minimum value of 0, and a maximum value of 2147483647"; Knot
 /// DNS reads up to 2^32-1, as do we, and the server caps on the wire.
 pub fn ttl(text: &[u8]) -> Result<u32, String> {
+    // Most TTLs are a few digits: below 10^9, so they fit a u32.
+    if (1..=9).contains(&text.len()) && text.iter().all(u8::is_ascii_digit) {
+        return Ok(text.iter().fold(0, |v, &d| v * 10 + u32::from(d - b'0')));
+    }
     let bad = || format!("invalid time \"{}\"", show(text));
     if !text.first().is_some_and(u8::is_ascii_digit) {
         return Err(bad());
@@ -205,6 +209,18 @@ mod tests {
         assert!(ttl(b"1hh").is_err());
         assert!(ttl(b"1h30").is_err());
         assert_eq!(ttl(b"1h30s"), Ok(3630));
+        // Digits only, short or long: the same value either way.
+        for text in [
+            "0",
+            "7",
+            "000000060",
+            "999999999",
+            "1000000000",
+            "0000000000060",
+        ] {
+            let expected = number(text.as_bytes(), u64::from(u32::MAX)).map(|n| n as u32);
+            assert_eq!(ttl(text.as_bytes()), expected, "{text}");
+        }
     }
 
     #[test]

@@ -98,7 +98,11 @@ const LOWERCASED: &[u16] = &[2, 5, 6, 12, 14, 15, 17, 18, 21, 33, 35, 36, 39, 46
 /// Borrowed when it is the RDATA as written: a type without names to
 /// lowercase, or RDATA without an upper-case letter anywhere.
 pub fn canonical(rtype: u16, wire: &[u8]) -> Cow<'_, [u8]> {
-    if !LOWERCASED.contains(&rtype) || !wire.iter().any(u8::is_ascii_uppercase) {
+    // Most records are of a type without names (A, AAAA, TXT): one test.
+    if matches!(rtype, 1 | 16 | 28) || !LOWERCASED.contains(&rtype) {
+        return Cow::Borrowed(wire);
+    }
+    if !wire.iter().any(u8::is_ascii_uppercase) {
         return Cow::Borrowed(wire);
     }
     let mut out = wire.to_vec();
