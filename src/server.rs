@@ -1168,7 +1168,9 @@ mod tests {
     /// `SO_INCOMING_CPU` as the kernel reports it (-1 when not set).
     #[cfg(target_os = "linux")]
     fn incoming_cpu(socket: &UdpSocket) -> i64 {
-        let cpu = Socket::from(socket.try_clone().unwrap()).cpu_affinity().unwrap();
+        let cpu = Socket::from(socket.try_clone().unwrap())
+            .cpu_affinity()
+            .unwrap();
         // The option is a C int: its bits come back as a usize.
         i64::from(cpu as u32 as i32)
     }

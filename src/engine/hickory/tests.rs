@@ -635,31 +635,45 @@ fn owners_in_wire_form_match_hickory_names() {
     let origin = super::text::name(b"Example.", &Name::root()).unwrap();
     let origin_wire = wire(&origin);
     let mut out = Vec::new();
-    for raw in [
-        "www",
-        "WWW.",
-        "@",
-        ".",
-        "a\\.b",
-        "a\\065b.c",
-        "*",
-        "x.",
-        "a..b",
-        ".a",
-        "a\\",
-        "a\\1",
-        "a\\256",
-        "x y",
-        "-_/*",
-        "\\046",
-        "a.b.c.d.e",
-    ] {
+    // Each word with the labels of the name it reads as (`None`: refused).
+    let cases: [(&str, Option<&[&[u8]]>); 17] = [
+        ("www", Some(&[b"www", b"Example"])),
+        ("WWW.", Some(&[b"WWW"])),
+        ("@", Some(&[b"Example"])),
+        (".", Some(&[])),
+        ("a\\.b", Some(&[b"a.b", b"Example"])),
+        ("a\\065b.c", Some(&[b"aAb", b"c", b"Example"])),
+        ("*", Some(&[b"*", b"Example"])),
+        ("x.", Some(&[b"x"])),
+        ("a..b", None),
+        (".a", None),
+        ("a\\", None),
+        ("a\\1", None),
+        ("a\\256", None),
+        ("x y", None),
+        ("-_/*", Some(&[b"-_/*", b"Example"])),
+        ("\\046", Some(&[b".", b"Example"])),
+        (
+            "a.b.c.d.e",
+            Some(&[b"a", b"b", b"c", b"d", b"e", b"Example"]),
+        ),
+    ];
+    for (raw, labels) in cases {
         let word = Token {
             raw: raw.as_bytes(),
             quoted: false,
         };
+        let expected = labels.map(|labels| {
+            let mut w: Vec<u8> = labels
+                .iter()
+                .flat_map(|l| std::iter::once(l.len() as u8).chain(l.iter().copied()))
+                .collect();
+            w.push(0);
+            w
+        });
         let theirs = name_word(&word, &origin).map(|n| wire(&n));
         let mine = name_word_wire(&word, &origin_wire, &mut out).map(|()| out.clone());
+        assert_eq!(mine.clone().ok(), expected, "{raw}");
         assert_eq!(mine, theirs, "{raw}");
         if let Ok(n) = name_word(&word, &origin) {
             assert_eq!(super::text::wire_name(&wire(&n)), n);

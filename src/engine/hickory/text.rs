@@ -449,51 +449,6 @@ pub fn unescape(raw: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// The labels of a presentation-format name, escapes decoded, and whether
-/// it was absolute (ended in an unescaped dot).
-fn labels(raw: &[u8]) -> Result<(Vec<Vec<u8>>, bool), String> {
-    if raw == b"." {
-        return Ok((Vec::new(), true));
-    }
-    let mut labels = Vec::new();
-    let mut label = Vec::new();
-    let mut absolute = false;
-    let mut i = 0;
-    while let Some(&b) = raw.get(i) {
-        match b {
-            b'\\' => {
-                let (octet, used) = escape_at(raw, i + 1)?;
-                label.push(octet);
-                i += 1 + used;
-                continue;
-            }
-            b'.' => {
-                if label.is_empty() {
-                    return Err("empty label".into());
-                }
-                if label.len() > LABEL_MAX {
-                    return Err("label longer than 63 octets".into());
-                }
-                labels.push(std::mem::take(&mut label));
-                if i + 1 == raw.len() {
-                    absolute = true;
-                }
-            }
-            _ => label.push(b),
-        }
-        i += 1;
-    }
-    if label.len() > LABEL_MAX {
-        return Err("label longer than 63 octets".into());
-    }
-    if !label.is_empty() {
-        labels.push(label);
-    } else if !absolute {
-        return Err("empty name".into());
-    }
-    Ok((labels, absolute))
-}
-
 /// A name written as a word: not quoted, and only with the characters
 /// Knot DNS reads in names (letters, digits, `-`, `_`, `/`, `*`, `.`),
 /// anything else escaped.
@@ -528,7 +483,13 @@ fn check_name_word(word: &Token<'_>) -> Result<(), String> {
 /// `out`, with the same rules and the same messages.
 pub fn name_word_wire(word: &Token<'_>, origin: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     check_name_word(word)?;
-    let raw = word.raw;
+    name_wire(word.raw, origin, out)
+}
+
+/// The name written as `raw` in presentation form, relative to `origin`
+/// (in wire form) unless it ends in a dot, `@` being `origin` itself,
+/// into uncompressed wire form in `out`, case kept, escapes decoded.
+fn name_wire(raw: &[u8], origin: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     out.clear();
     if raw == b"@" {
         out.extend_from_slice(origin);
@@ -627,13 +588,18 @@ pub fn wire_labels(wire: &[u8]) -> usize {
 /// A wire name as hickory's [`Name`] (for messages), the root when
 /// malformed.
 pub fn wire_name(wire: &[u8]) -> Name {
+    name_of_wire(wire).unwrap_or_else(|_| Name::root())
+}
+
+/// A valid uncompressed wire name as hickory's [`Name`].
+fn name_of_wire(wire: &[u8]) -> Result<Name, String> {
     let mut labels = Vec::new();
     let mut at = wire;
     while let Some(up) = parent(at) {
         labels.push(&at[1..at.len() - up.len()]);
         at = up;
     }
-    Name::from_labels(labels).unwrap_or_else(|_| Name::root())
+    Name::from_labels(labels).map_err(|e| format!("bad name: {e}"))
 }
 
 /// A name in presentation form, relative to `origin` unless it ends in a
@@ -642,20 +608,9 @@ pub fn name(raw: &[u8], origin: &Name) -> Result<Name, String> {
     if raw == b"@" {
         return Ok(origin.clone());
     }
-    let (mut labels, absolute) = labels(raw)?;
-    if !absolute {
-        labels.extend(origin.iter().map(<[u8]>::to_vec));
-    }
-    name_from_labels(labels)
-}
-
-/// A name from raw labels, checked against RFC 1035 2.3.4.
-pub fn name_from_labels(labels: Vec<Vec<u8>>) -> Result<Name, String> {
-    let wire_len = labels.iter().map(|l| l.len() + 1).sum::<usize>() + 1;
-    if wire_len > NAME_MAX {
-        return Err("name longer than 255 octets".into());
-    }
-    Name::from_labels(labels).map_err(|e| format!("bad name: {e}"))
+    let mut out = Vec::new();
+    name_wire(raw, &wire(origin), &mut out)?;
+    name_of_wire(&out)
 }
 
 /// Labels of a name, the root not counted. (hickory's `num_labels` does
