@@ -45,7 +45,8 @@ use crate::sys;
 const HEADER: &str =
     "# stripedns blacklist v1: fingerprint engine count first-seen last-seen question";
 
-/// How often a [`Watcher`] looks at the file.
+/// How often a [`Watcher`] looks at the file besides the file-system
+/// events it waits for.
 pub const WATCH_INTERVAL: Duration = Duration::from_millis(50);
 
 /// The file name of the blacklist inside a state directory.
@@ -315,8 +316,16 @@ impl Watcher {
             std::thread::Builder::new()
                 .name("blacklist".into())
                 .spawn(move || {
+                    // A new blacklist is read as soon as it is renamed into
+                    // place: a query of death resent at once may otherwise
+                    // reach a worker still on the old set.
+                    let (tx, changed) = std::sync::mpsc::channel();
+                    let _events = crate::follow::watch_file(&path, move || {
+                        let _ = tx.send(());
+                    });
                     while !stop.load(Ordering::Relaxed) {
-                        std::thread::sleep(WATCH_INTERVAL);
+                        let _ = changed.recv_timeout(WATCH_INTERVAL);
+                        while changed.try_recv().is_ok() {}
                         let now = version(&path);
                         if now == seen {
                             continue;

@@ -125,6 +125,29 @@ fn watch(dir: PathBuf, tx: mpsc::Sender<()>) -> Option<notify::RecommendedWatche
     })
 }
 
+/// A `notify` watcher on the directory of the file `path`, calling
+/// `on_change` for every event about that file (and for errors of the
+/// watcher, which may have missed one); `None`, with a warning, when
+/// watching is not possible: the caller then relies on its poll.
+pub fn watch_file(
+    path: &Path,
+    on_change: impl Fn() + Send + 'static,
+) -> Option<notify::RecommendedWatcher> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path.file_name()?.to_os_string();
+    watch_dir(&dir, move |event| {
+        let ours = event.is_none_or(|e| {
+            e.paths.is_empty() || e.paths.iter().any(|p| p.file_name() == Some(&name))
+        });
+        if ours {
+            on_change();
+        }
+    })
+}
+
 /// A `notify` watcher on the directory `dir` (not its subdirectories)
 /// calling `on_event` for every event (`None` for an error of the
 /// watcher); `None`, with a warning, when watching is not possible: the

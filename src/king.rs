@@ -286,6 +286,16 @@ pub fn run(config: KingConfig) -> Result<(), KingError> {
     }
     let wakeup = Wakeup::install().map_err(signals)?;
     let workers = config.workers.max(1);
+    // The workers watch the blacklist's directory for a new blacklist, so
+    // it must exist before the first death writes the file; should it not
+    // be creatable, the workers poll and the first death reports the error.
+    if let Some(dir) = config
+        .blacklist
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        let _ = std::fs::create_dir_all(dir);
+    }
     let sockets = Sockets::bind(&config.listen, workers, config.udp_steering)?;
     // Tests and scripts read the bound port from this line when they
     // listen on port 0; keep its wording.

@@ -243,21 +243,11 @@ fn is_stale(written_unix_ms: u64) -> bool {
     crate::state::unix_ms().saturating_sub(written_unix_ms) > STALE_AFTER.as_millis() as u64
 }
 
-/// A `notify` watcher on the directory of `path`, waking the follower for
-/// events about that file; `None` (polling only) when not possible.
+/// A `notify` watcher waking the follower for events about `path`;
+/// `None` (polling only) when not possible.
 fn watch(path: &Path, tx: mpsc::Sender<Wake>) -> Option<notify::RecommendedWatcher> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path.file_name()?.to_os_string();
-    crate::follow::watch_dir(&dir, move |event| {
-        let ours = event.is_none_or(|e| {
-            e.paths.is_empty() || e.paths.iter().any(|p| p.file_name() == Some(&name))
-        });
-        if ours {
-            let _ = tx.send(Wake::Event);
-        }
+    crate::follow::watch_file(path, move || {
+        let _ = tx.send(Wake::Event);
     })
 }
 
