@@ -50,6 +50,28 @@ pub fn native_zonefile(data: &[u8]) {
     }
 }
 
+/// Bytes as the zone file of a one-zone bundle (`example.com.`) loaded by
+/// every engine, as a worker loads it (the native engine's zone build and
+/// the hickory engine's streaming reader included): any result is fine, a
+/// panic is not. `$INCLUDE` can only reach files inside the bundle's
+/// directory, which holds nothing else.
+pub fn zone_load(data: &[u8]) {
+    static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| match tempfile::tempdir() {
+        Ok(dir) => dir.keep(),
+        Err(e) => panic!("cannot make the fuzzing bundle: {e}"),
+    });
+    if let Err(e) = std::fs::write(dir.join("example.com.zone"), data) {
+        panic!("cannot write the fuzzing zone: {e}");
+    }
+    let Ok(bundle) = Bundle::open(dir) else {
+        return;
+    };
+    for &kind in EngineKind::ALL {
+        let _ = kind.open(&bundle, Identity::default());
+    }
+}
+
 /// Bytes as a DNS message through the native decoder; whatever decodes must
 /// survive encode-then-decode unchanged (names compared ignoring case, as
 /// compression matches names case-insensitively).

@@ -30,6 +30,11 @@ fn native_zonefile_corpus() {
 }
 
 #[test]
+fn zone_load_corpus() {
+    replay("zone_load", fuzzing::zone_load);
+}
+
+#[test]
 fn native_message_corpus() {
     replay("native_message", fuzzing::native_message);
 }
