@@ -4,8 +4,13 @@
 //! Every constructor enforces RFC 1035 2.3.4 (labels of 63 octets or less,
 //! names of 255 octets or less), so a `Name` that exists is a valid name and
 //! code that holds one never checks again.
+//!
+//! A `Name`'s octets are shared: cloning one (every record of an owner
+//! holds the owner, every RRset too) counts a reference instead of
+//! allocating and copying.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// RFC 1035 2.3.4: "labels 63 octets or less".
 pub const MAX_LABEL: usize = 63;
@@ -40,9 +45,10 @@ impl fmt::Display for NameError {
     }
 }
 
-/// A domain name in uncompressed wire form, letter case as written.
+/// A domain name in uncompressed wire form, letter case as written; clones
+/// share the octets.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Name(Box<[u8]>);
+pub struct Name(Arc<[u8]>);
 
 /// A lowercased name in wire form: the key of every lookup, so that
 /// `WWW.Example.COM` and `www.example.com` find the same node.
@@ -52,7 +58,7 @@ pub struct NameKey(Box<[u8]>);
 impl Name {
     /// The root name `.`.
     pub fn root() -> Name {
-        Name(Box::new([0]))
+        Name(Arc::from(&[0u8][..]))
     }
 
     /// A name from uncompressed wire octets, checked.
