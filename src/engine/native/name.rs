@@ -237,17 +237,29 @@ impl Name {
     }
 
     /// True when `self` equals `other` or lies below it (case-insensitive).
+    ///
+    /// Both being valid, that is: `other`'s wire form ends `self`'s (length
+    /// octets, under 64, never differ by letter case alone) and starts at
+    /// one of `self`'s labels.
     pub fn is_at_or_below(&self, other: &Name) -> bool {
-        let n = self.label_count();
-        let m = other.label_count();
-        if n < m {
+        let (mine, theirs) = (&self.0[..], &other.0[..]);
+        let Some(start) = mine.len().checked_sub(theirs.len()) else {
+            return false;
+        };
+        if !mine
+            .get(start..)
+            .is_some_and(|tail| tail.eq_ignore_ascii_case(theirs))
+        {
             return false;
         }
-        let mut mine = self.labels().skip(n - m);
-        let theirs = other.labels();
-        theirs
-            .zip(&mut mine)
-            .all(|(a, b)| a.eq_ignore_ascii_case(b))
+        let mut at = 0;
+        while at < start {
+            match mine.get(at) {
+                Some(&len) if len > 0 => at += 1 + usize::from(len),
+                _ => return false,
+            }
+        }
+        at == start
     }
 
     /// The lowercased key of this name.
@@ -407,5 +419,42 @@ mod tests {
         assert_eq!(a.key(), n("www.example.com.").key());
         assert_eq!(a.parent().unwrap(), n("Example.COM."));
         assert!(n("*.x.").is_wildcard());
+    }
+
+    #[test]
+    fn at_or_below_matches_whole_labels() {
+        // Labels compared from the right, ignoring case: the model.
+        let model = |a: &Name, b: &Name| {
+            let (x, y): (Vec<_>, Vec<_>) = (a.labels().collect(), b.labels().collect());
+            x.len() >= y.len()
+                && x[x.len() - y.len()..]
+                    .iter()
+                    .zip(&y)
+                    .all(|(p, q)| p.eq_ignore_ascii_case(q))
+        };
+        // Label octets that look like length octets or differ in case only.
+        let names = [
+            ".",
+            "com.",
+            "COM.",
+            "example.com.",
+            "Example.Com.",
+            "xexample.com.",
+            "a.example.com.",
+            "\\003com.",
+            "a\\003com.",
+            "\\007example\\003com.",
+            "b.\\007example\\003com.",
+            "\\003abc.com.",
+            "abc.com.",
+            "bc.com.",
+            "m.",
+        ];
+        let names: Vec<Name> = names.iter().map(|t| n(t)).collect();
+        for a in &names {
+            for b in &names {
+                assert_eq!(a.is_at_or_below(b), model(a, b), "{a} under {b}");
+            }
+        }
     }
 }
