@@ -260,7 +260,7 @@ impl Parser<'_> {
                     .into());
                 }
                 for tokens in records {
-                    self.record(state, &tokens, false, entry.line)?;
+                    self.record(state, &tokens[..], false, entry.line)?;
                 }
             }
             _ => return Err(format!("unknown directive \"{}\"", show(&first.text)).into()),
@@ -339,7 +339,7 @@ impl Parser<'_> {
         } else {
             let token = fields.next("owner")?;
             let same = match &state.written_owner {
-                Some((text, at)) if !token.quoted && *text == token.text => {
+                Some((text, at)) if !token.quoted && text[..] == token.text[..] => {
                     self.zone.records.get(*at).map(|r| r.owner.clone())
                 }
                 _ => None,

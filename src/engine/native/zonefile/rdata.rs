@@ -161,17 +161,17 @@ pub fn type_number(text: &[u8]) -> Result<u16, String> {
 #[derive(Debug)]
 pub struct Fields<'a> {
     /// Tokens not read yet.
-    rest: &'a [Token],
+    rest: &'a [Token<'a>],
 }
 
 impl<'a> Fields<'a> {
     /// A cursor over `tokens`.
-    pub fn new(tokens: &'a [Token]) -> Fields<'a> {
+    pub fn new(tokens: &'a [Token<'a>]) -> Fields<'a> {
         Fields { rest: tokens }
     }
 
     /// The next token, or an error naming the missing field.
-    pub fn next(&mut self, what: &str) -> Result<&'a Token, String> {
+    pub fn next(&mut self, what: &str) -> Result<&'a Token<'a>, String> {
         let (first, tail) = self
             .rest
             .split_first()
@@ -181,12 +181,12 @@ impl<'a> Fields<'a> {
     }
 
     /// The next token, if any, without consuming it.
-    pub fn peek(&self) -> Option<&'a Token> {
+    pub fn peek(&self) -> Option<&'a Token<'a>> {
         self.rest.first()
     }
 
     /// All remaining tokens.
-    pub fn take_rest(&mut self) -> &'a [Token] {
+    pub fn take_rest(&mut self) -> &'a [Token<'a>] {
         std::mem::take(&mut self.rest)
     }
 
@@ -237,7 +237,7 @@ pub fn parse_into(
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
     out.clear();
-    if fields.peek().is_some_and(|t| !t.quoted && t.text == b"\\#") {
+    if fields.peek().is_some_and(|t| !t.quoted && t.text[..] == b"\\#"[..]) {
         fields.next("\\#")?;
         out.extend(generic(rtype, fields)?);
         return Ok(());
@@ -319,7 +319,7 @@ pub(super) fn parse_field(
         Field::Hex => out.extend(fields.decode_rest("hex data", text::hex)?),
         Field::Salt => {
             let token = &fields.next("salt")?.text;
-            let salt = if token == b"-" {
+            let salt = if token[..] == b"-"[..] {
                 Vec::new()
             } else {
                 text::hex(token)?
@@ -361,7 +361,7 @@ pub(super) fn u16_field(text: &[u8]) -> Result<u16, String> {
 pub fn name(token: &Token, origin: &Name) -> Result<Name, String> {
     if token.quoted
         || token.text.is_empty()
-        || (token.text != b"@" && !name_characters(&token.text))
+        || (token.text[..] != b"@"[..] && !name_characters(&token.text))
     {
         return Err(format!("invalid name \"{}\"", show(&token.text)));
     }
@@ -689,7 +689,7 @@ fn apl(fields: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), String> {
         let bad = || format!("invalid APL item \"{}\"", show(&token.text));
         let (negated, item) = match token.text.strip_prefix(b"!") {
             Some(rest) => (true, rest),
-            None => (false, token.text.as_slice()),
+            None => (false, &token.text[..]),
         };
         let item = std::str::from_utf8(item).map_err(|_| bad())?;
         let (family, rest) = item.split_once(':').ok_or_else(bad)?;
@@ -720,7 +720,7 @@ fn ipseckey(fields: &mut Fields<'_>, origin: &Name, out: &mut Vec<u8>) -> Result
     parse_field(Field::U8, fields, origin, out)?;
     let gateway = fields.next("gateway")?;
     match gateway_type {
-        0 if gateway.text == b"." => {}
+        0 if gateway.text[..] == b"."[..] => {}
         0 => return Err("gateway type 0 needs the gateway \".\"".into()),
         1 => out.extend(ipv4(&gateway.text)?.octets()),
         2 => out.extend(ipv6(&gateway.text)?.octets()),
