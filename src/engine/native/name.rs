@@ -267,6 +267,12 @@ impl Name {
         NameKey(self.0.to_ascii_lowercase().into())
     }
 
+    /// Exact equality (letter case included), as `==`, but answered at
+    /// once for clones of one name, as the records of one owner are.
+    pub fn is(&self, other: &Name) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+
     /// Case-insensitive equality.
     pub fn eq_ignore_case(&self, other: &Name) -> bool {
         self.0.eq_ignore_ascii_case(&other.0)

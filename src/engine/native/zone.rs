@@ -390,8 +390,7 @@ impl Zone {
                 .unwrap_or_default()
                 .iter()
                 .take_while(|r| {
-                    let wire = r.owner.as_wire();
-                    wire == owner || wire.eq_ignore_ascii_case(owner)
+                    r.owner.is(&first.owner) || r.owner.as_wire().eq_ignore_ascii_case(owner)
                 })
                 .count();
             let start = at;

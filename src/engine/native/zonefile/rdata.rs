@@ -237,7 +237,10 @@ pub fn parse_into(
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
     out.clear();
-    if fields.peek().is_some_and(|t| !t.quoted && t.text[..] == b"\\#"[..]) {
+    if fields
+        .peek()
+        .is_some_and(|t| !t.quoted && t.text[..] == b"\\#"[..])
+    {
         fields.next("\\#")?;
         out.extend(generic(rtype, fields)?);
         return Ok(());
