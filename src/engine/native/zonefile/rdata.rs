@@ -396,6 +396,7 @@ fn presentation_name(text: &[u8], origin: &Name) -> Result<Name, NameError> {
                 if label_len == 0 {
                     return Err(NameError::EmptyLabel);
                 }
+                wire.set(label_at, label_len);
                 absolute = rest.is_empty();
                 label_at = wire.push(0);
                 label_len = 0;
@@ -422,19 +423,18 @@ fn presentation_name(text: &[u8], origin: &Name) -> Result<Name, NameError> {
         if usize::from(label_len) > MAX_LABEL {
             return Err(NameError::LabelTooLong);
         }
-        wire.set(label_at, label_len);
     }
     // The length octet of an empty last label (after a final dot, or of
     // an empty text) goes; the root or the origin ends the name.
     if label_len == 0 {
         wire.len -= 1;
+    } else {
+        wire.set(label_at, label_len);
     }
     if absolute {
         wire.push(0);
     } else {
-        for &b in origin.as_wire() {
-            wire.push(b);
-        }
+        wire.extend(origin.as_wire());
     }
     // RFC 1035 section 2.3.4: "names 255 octets or less".
     match wire.octets() {
@@ -469,6 +469,16 @@ impl WireBuffer {
         self.set(at, b);
         self.len += 1;
         at
+    }
+
+    /// Append `bytes`, as far as they fit.
+    fn extend(&mut self, bytes: &[u8]) {
+        let room = self.octets.get_mut(self.len..).unwrap_or_default();
+        let fit = room.len().min(bytes.len());
+        if let (Some(to), Some(from)) = (room.get_mut(..fit), bytes.get(..fit)) {
+            to.copy_from_slice(from);
+        }
+        self.len += bytes.len();
     }
 
     /// Overwrite the octet at `at`, if it is in the buffer.
