@@ -4,8 +4,13 @@
 //! Every constructor enforces RFC 1035 2.3.4 (labels of 63 octets or less,
 //! names of 255 octets or less), so a `Name` that exists is a valid name and
 //! code that holds one never checks again.
+//!
+//! A `Name`'s octets are shared: cloning one (every record of an owner
+//! holds the owner, every RRset too) counts a reference instead of
+//! allocating and copying.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// RFC 1035 2.3.4: "labels 63 octets or less".
 pub const MAX_LABEL: usize = 63;
@@ -40,9 +45,10 @@ impl fmt::Display for NameError {
     }
 }
 
-/// A domain name in uncompressed wire form, letter case as written.
+/// A domain name in uncompressed wire form, letter case as written; clones
+/// share the octets.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Name(Box<[u8]>);
+pub struct Name(Arc<[u8]>);
 
 /// A lowercased name in wire form: the key of every lookup, so that
 /// `WWW.Example.COM` and `www.example.com` find the same node.
@@ -52,7 +58,7 @@ pub struct NameKey(Box<[u8]>);
 impl Name {
     /// The root name `.`.
     pub fn root() -> Name {
-        Name(Box::new([0]))
+        Name(Arc::from(&[0u8][..]))
     }
 
     /// A name from uncompressed wire octets, checked.
@@ -231,22 +237,40 @@ impl Name {
     }
 
     /// True when `self` equals `other` or lies below it (case-insensitive).
+    ///
+    /// Both being valid, that is: `other`'s wire form ends `self`'s (length
+    /// octets, under 64, never differ by letter case alone) and starts at
+    /// one of `self`'s labels.
     pub fn is_at_or_below(&self, other: &Name) -> bool {
-        let n = self.label_count();
-        let m = other.label_count();
-        if n < m {
+        let (mine, theirs) = (&self.0[..], &other.0[..]);
+        let Some(start) = mine.len().checked_sub(theirs.len()) else {
+            return false;
+        };
+        if !mine
+            .get(start..)
+            .is_some_and(|tail| tail.eq_ignore_ascii_case(theirs))
+        {
             return false;
         }
-        let mut mine = self.labels().skip(n - m);
-        let theirs = other.labels();
-        theirs
-            .zip(&mut mine)
-            .all(|(a, b)| a.eq_ignore_ascii_case(b))
+        let mut at = 0;
+        while at < start {
+            match mine.get(at) {
+                Some(&len) if len > 0 => at += 1 + usize::from(len),
+                _ => return false,
+            }
+        }
+        at == start
     }
 
     /// The lowercased key of this name.
     pub fn key(&self) -> NameKey {
         NameKey(self.0.to_ascii_lowercase().into())
+    }
+
+    /// Exact equality (letter case included), as `==`, but answered at
+    /// once for clones of one name, as the records of one owner are.
+    pub fn is(&self, other: &Name) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
     }
 
     /// Case-insensitive equality.
@@ -401,5 +425,42 @@ mod tests {
         assert_eq!(a.key(), n("www.example.com.").key());
         assert_eq!(a.parent().unwrap(), n("Example.COM."));
         assert!(n("*.x.").is_wildcard());
+    }
+
+    #[test]
+    fn at_or_below_matches_whole_labels() {
+        // Labels compared from the right, ignoring case: the model.
+        let model = |a: &Name, b: &Name| {
+            let (x, y): (Vec<_>, Vec<_>) = (a.labels().collect(), b.labels().collect());
+            x.len() >= y.len()
+                && x[x.len() - y.len()..]
+                    .iter()
+                    .zip(&y)
+                    .all(|(p, q)| p.eq_ignore_ascii_case(q))
+        };
+        // Label octets that look like length octets or differ in case only.
+        let names = [
+            ".",
+            "com.",
+            "COM.",
+            "example.com.",
+            "Example.Com.",
+            "xexample.com.",
+            "a.example.com.",
+            "\\003com.",
+            "a\\003com.",
+            "\\007example\\003com.",
+            "b.\\007example\\003com.",
+            "\\003abc.com.",
+            "abc.com.",
+            "bc.com.",
+            "m.",
+        ];
+        let names: Vec<Name> = names.iter().map(|t| n(t)).collect();
+        for a in &names {
+            for b in &names {
+                assert_eq!(a.is_at_or_below(b), model(a, b), "{a} under {b}");
+            }
+        }
     }
 }

@@ -13,6 +13,7 @@
 //! Built once at load time from a [`ParsedZone`]; read-only afterwards, so
 //! many threads share it behind one `Arc` with no locking.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
 
@@ -390,8 +391,7 @@ impl Zone {
                 .unwrap_or_default()
                 .iter()
                 .take_while(|r| {
-                    let wire = r.owner.as_wire();
-                    wire == owner || wire.eq_ignore_ascii_case(owner)
+                    r.owner.is(&first.owner) || r.owner.as_wire().eq_ignore_ascii_case(owner)
                 })
                 .count();
             let start = at;
@@ -415,12 +415,16 @@ impl Zone {
                 }
             }
             sets.sort_unstable_by_key(|set| set.0);
-            let key = first.owner.key();
-            // The RRsets the owner has from earlier runs, if it comes back.
-            let earlier = nodes
-                .get_mut(key.as_wire())
-                .map(|node| std::mem::take(&mut node.rrsets).into_vec());
-            let comes_back = earlier.is_some();
+            // The owner's place in the map, found once: the RRsets it has
+            // from earlier runs if it comes back, where its node goes.
+            let mut slot = nodes.entry(first.owner.key());
+            let earlier = match &mut slot {
+                Entry::Occupied(node) => {
+                    Some(std::mem::take(&mut node.get_mut().rrsets).into_vec())
+                }
+                Entry::Vacant(_) => None,
+            };
+            let key = slot.key();
             let mut rrsets = earlier.unwrap_or_else(|| Vec::with_capacity(sets.len()));
             for &(first, set_type, from, to) in &sets {
                 let Some(first) = records.get(first as usize) else {
@@ -456,7 +460,7 @@ impl Zone {
                     }
                 }
             }
-            let apex = key == origin_key;
+            let apex = *key == origin_key;
             let has = |t: u16| rrsets.iter().any(|s| s.rtype == t);
             let cut = !apex && has(rtype::NS);
             if cut || has(rtype::DNAME) {
@@ -475,12 +479,11 @@ impl Zone {
             {
                 parents.push(NameKey::from_valid_wire(parent));
             }
-            if comes_back {
-                if let Some(kept) = nodes.get_mut(key.as_wire()) {
-                    *kept = node;
+            match slot {
+                Entry::Occupied(mut kept) => *kept.get_mut() = node,
+                Entry::Vacant(place) => {
+                    place.insert(node);
                 }
-            } else {
-                nodes.insert(key, node);
             }
         }
         // Empty non-terminals: every ancestor between a name and the apex

@@ -51,20 +51,20 @@ impl<'a> Index<'a> {
         let mut in_tree = Vec::new();
         // The owner number of each indexed record, in file order.
         let mut owner_of = Vec::with_capacity(zone.records.len());
-        let mut last: Option<(&[u8], u32)> = None;
+        let mut last: Option<(&Name, u32)> = None;
         // The parent of the last owner put in the tree, which is in the tree
         // too: siblings written one after the other share it.
         let mut last_parent: Option<&[u8]> = None;
         for record in zone.records.iter().filter(|r| !in_nsec3_tree(r)) {
             let wire = record.owner.as_wire();
-            if let Some((_, id)) = last.filter(|&(w, _)| w == wire) {
+            if let Some((_, id)) = last.filter(|&(w, _)| w.is(&record.owner)) {
                 owner_of.push(id);
                 continue;
             }
             let lower = lowercase(wire);
             let (id, _) = names.intern(&lower);
             owner_of.push(id);
-            last = Some((wire, id));
+            last = Some((&record.owner, id));
             // The owner and the names above it, up to the apex, are in
             // the tree; stop at the first one already there.
             let mut name = Some(lower);
@@ -258,7 +258,7 @@ pub fn check_zone(zone: &ParsedZone) -> Result<(), BundleError> {
     let mut checked = vec![false; index.names.len()];
     // A parent with no DNAME at or above it, as the last walk up found.
     let mut clean = Vec::new();
-    let mut last: Option<&[u8]> = None;
+    let mut last: Option<&Name> = None;
     let mut owner = Cow::Borrowed(&[][..]);
     // The owner numbers the index gave the records it holds, in order.
     let mut numbers = index.owner_of.iter();
@@ -267,11 +267,10 @@ pub fn check_zone(zone: &ParsedZone) -> Result<(), BundleError> {
             false => numbers.next().copied(),
             true => None,
         };
-        let wire = record.owner.as_wire();
-        let new_owner = last != Some(wire);
+        let new_owner = last.is_none_or(|last| !last.is(&record.owner));
         if new_owner {
-            last = Some(wire);
-            owner = lowercase(wire);
+            last = Some(&record.owner);
+            owner = lowercase(record.owner.as_wire());
             if let Some(id) = number.or_else(|| index.names.get(&owner))
                 && let Some(seen) = checked.get_mut(id as usize)
                 && !std::mem::replace(seen, true)

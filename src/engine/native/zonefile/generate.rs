@@ -23,7 +23,7 @@ const MAX_WIDTH: usize = 255;
 /// Expand a `$GENERATE` directive whose arguments (after the directive
 /// word) are `args`: the range, then the record template. Returns one token
 /// list per record, owner first.
-pub fn expand(args: &[Token]) -> Result<Vec<Vec<Token>>, String> {
+pub fn expand<'a>(args: &[Token<'a>]) -> Result<Vec<Vec<Token<'a>>>, String> {
     let (range, template) = args.split_first().ok_or("$GENERATE needs a range")?;
     if template.len() < 3 {
         return Err("$GENERATE needs a range, an owner, a type and RDATA".into());
@@ -42,7 +42,7 @@ pub fn expand(args: &[Token]) -> Result<Vec<Vec<Token>>, String> {
             .iter()
             .map(|t| {
                 Ok(Token {
-                    text: substitute(&t.text, value)?,
+                    text: substitute(&t.text, value)?.into(),
                     quoted: t.quoted,
                 })
             })
@@ -154,11 +154,11 @@ fn format_value(spec: &[u8], value: u64) -> Result<Vec<u8>, String> {
 mod tests {
     use super::*;
 
-    fn tokens(words: &[&str]) -> Vec<Token> {
+    fn tokens<'a>(words: &[&'a str]) -> Vec<Token<'a>> {
         words
             .iter()
             .map(|w| Token {
-                text: w.as_bytes().to_vec(),
+                text: w.as_bytes().into(),
                 quoted: false,
             })
             .collect()

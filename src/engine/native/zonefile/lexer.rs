@@ -10,27 +10,32 @@
 //! so hostile input can only produce an error.
 //!
 //! A zone of a million records is a million entries, so the lexer can
-//! refill one [`Entry`] in place ([`Lexer::next_into`]), reusing its token
-//! buffers, and copies each run of plain bytes in one go.
+//! refill one [`Entry`] in place ([`Lexer::next_into`]), reusing its list
+//! of tokens. A field written as one run of plain bytes (nearly all of
+//! them), or as a quoted string without escapes, is not copied: its token
+//! borrows the text. Only the others are put together in a buffer.
+
+use std::borrow::Cow;
 
 /// One field of an entry, escapes still as written.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Token {
-    /// The field's bytes (without the quotes of a quoted string).
-    pub text: Vec<u8>,
+pub struct Token<'a> {
+    /// The field's bytes (without the quotes of a quoted string): a slice
+    /// of the text when the field is written in one piece, else a copy.
+    pub text: Cow<'a, [u8]>,
     /// True when the field was (or began as) a quoted string.
     pub quoted: bool,
 }
 
 /// One logical entry: the tokens of a record or directive.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Entry {
+pub struct Entry<'a> {
     /// The 1-based line the entry starts on.
     pub line: usize,
     /// True when the first line began with a blank: the owner is inherited.
     pub blank_owner: bool,
     /// The fields in order.
-    pub tokens: Vec<Token>,
+    pub tokens: Vec<Token<'a>>,
 }
 
 /// A lexical error, with the line it was found on.
@@ -49,8 +54,6 @@ pub struct Lexer<'a> {
     rest: &'a [u8],
     /// The current 1-based line.
     line: usize,
-    /// Tokens of earlier entries, kept for their buffers.
-    spare: Vec<Token>,
 }
 
 /// True for the blanks that separate fields.
@@ -81,13 +84,25 @@ const PLAIN: [bool; 256] = {
     table
 };
 
+/// The bytes a quoted string holds as they are: printable or blank, and
+/// neither its closing quote nor an escape.
+const QUOTED_PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        table[b] = printable(byte, true) && !matches!(byte, b'"' | b'\\');
+        b += 1;
+    }
+    table
+};
+
 impl<'a> Lexer<'a> {
     /// A lexer over `text`, starting on line 1.
     pub fn new(text: &'a [u8]) -> Lexer<'a> {
         Lexer {
             rest: text,
             line: 1,
-            spare: Vec::new(),
         }
     }
 
@@ -117,15 +132,15 @@ impl<'a> Lexer<'a> {
     /// The next entry, `None` at the end of the text. Lines holding only
     /// blanks and comments are skipped.
     #[cfg(test)]
-    pub fn next_entry(&mut self) -> Result<Option<Entry>, LexError> {
+    pub fn next_entry(&mut self) -> Result<Option<Entry<'a>>, LexError> {
         let mut entry = Entry::default();
         Ok(self.next_into(&mut entry)?.then_some(entry))
     }
 
     /// Refill `entry` with the next entry, reusing its buffers; false (and
     /// `entry` emptied) at the end of the text.
-    pub fn next_into(&mut self, entry: &mut Entry) -> Result<bool, LexError> {
-        self.spare.append(&mut entry.tokens);
+    pub fn next_into(&mut self, entry: &mut Entry<'a>) -> Result<bool, LexError> {
+        entry.tokens.clear();
         loop {
             if self.rest.is_empty() {
                 return Ok(false);
@@ -141,7 +156,7 @@ impl<'a> Lexer<'a> {
 
     /// The tokens up to the end of the entry (a newline outside parentheses
     /// or the end of the text), appended to `tokens`.
-    fn entry_tokens(&mut self, tokens: &mut Vec<Token>) -> Result<(), LexError> {
+    fn entry_tokens(&mut self, tokens: &mut Vec<Token<'a>>) -> Result<(), LexError> {
         let mut open_line = None;
         while let Some(b) = self.peek() {
             match b {
@@ -173,12 +188,7 @@ impl<'a> Lexer<'a> {
                     open_line = None;
                     self.bump();
                 }
-                _ => {
-                    let mut token = self.spare.pop().unwrap_or_default();
-                    token.text.clear();
-                    self.token(&mut token)?;
-                    tokens.push(token);
-                }
+                _ => tokens.push(self.token()?),
             }
         }
         if let Some(line) = open_line {
@@ -190,12 +200,49 @@ impl<'a> Lexer<'a> {
         Ok(())
     }
 
-    /// One field into `token` (whose text is empty): a quoted string, or
-    /// a word that may end in a quoted value after `=` (`alpn="h2,h3"`, as
-    /// SVCB parameters are written).
-    fn token(&mut self, token: &mut Token) -> Result<(), LexError> {
-        let text = &mut token.text;
-        token.quoted = self.peek() == Some(b'"');
+    /// One field: a quoted string, or a word that may end in a quoted
+    /// value after `=` (`alpn="h2,h3"`, as SVCB parameters are written).
+    fn token(&mut self) -> Result<Token<'a>, LexError> {
+        let quoted = self.peek() == Some(b'"');
+        // Written in one piece: a run of plain bytes up to the end of the
+        // field, or a quote, printable bytes but quotes and escapes, and a
+        // quote at the end of the field. Read as `copied` would, without
+        // a copy.
+        let rest = self.rest;
+        let (text, tail) = if quoted {
+            let inside = rest.get(1..).unwrap_or_default();
+            let run = inside
+                .iter()
+                .position(|&b| !QUOTED_PLAIN[usize::from(b)])
+                .unwrap_or(inside.len());
+            let (text, tail) = inside.split_at(run);
+            match tail.split_first() {
+                Some((b'"', after)) => (text, Some(after)),
+                _ => (text, None),
+            }
+        } else {
+            let run = rest.iter().position(|&b| !plain(b)).unwrap_or(rest.len());
+            let (text, tail) = rest.split_at(run);
+            (text, Some(tail))
+        };
+        if let Some(tail) = tail.filter(|t| t.first().is_none_or(|&b| ends_word(b))) {
+            self.rest = tail;
+            return Ok(Token {
+                text: Cow::Borrowed(text),
+                quoted,
+            });
+        }
+        let mut text = Vec::new();
+        self.copied(&mut text)?;
+        Ok(Token {
+            text: Cow::Owned(text),
+            quoted,
+        })
+    }
+
+    /// A field the slow way, into `text` (empty): see [`Lexer::token`].
+    fn copied(&mut self, text: &mut Vec<u8>) -> Result<(), LexError> {
+        let quoted = self.peek() == Some(b'"');
         loop {
             // A run of plain bytes (no newline among them) in one copy.
             let run = self.rest.iter().position(|&b| !plain(b));
@@ -206,7 +253,7 @@ impl<'a> Lexer<'a> {
                 break;
             };
             match b {
-                b'"' if token.quoted || text.ends_with(b"=") => {
+                b'"' if quoted || text.ends_with(b"=") => {
                     self.bump();
                     self.quoted_part(text)?;
                     if self.peek().is_some_and(|b| !ends_word(b)) {
@@ -266,7 +313,7 @@ const fn printable(b: u8, quoted: bool) -> bool {
 mod tests {
     use super::*;
 
-    fn entries(text: &str) -> Vec<Entry> {
+    fn entries(text: &str) -> Vec<Entry<'_>> {
         let mut lexer = Lexer::new(text.as_bytes());
         let mut out = Vec::new();
         while let Some(e) = lexer.next_entry().unwrap() {
@@ -310,6 +357,41 @@ mod tests {
             ["a\\ b", "TXT", "q\\\"x", "w\\;x", "alpn=h2,h3"]
         );
         assert!(!es[0].tokens[4].quoted);
+    }
+
+    #[test]
+    fn borrowed_fields_read_as_copied_ones() {
+        // Random fields over the bytes that matter, read both ways: the
+        // same text, the same rest, or an error both ways.
+        let alphabet = b"a=\"\\ \t;()\n\r.\x80\x00";
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..50_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 9) as usize;
+            let input: Vec<u8> = (0..len)
+                .map(|i| alphabet[((seed >> (8 + 4 * i)) % alphabet.len() as u64) as usize])
+                .collect();
+            if input.first().is_none_or(|&b| ends_word(b)) {
+                continue;
+            }
+            let mut fast = Lexer::new(&input);
+            let mut slow = Lexer::new(&input);
+            let token = fast.token();
+            let mut text = Vec::new();
+            let copied = slow.copied(&mut text);
+            match (token, copied) {
+                (Ok(t), Ok(())) => {
+                    assert_eq!(&t.text[..], &text[..], "{input:?}");
+                    assert_eq!(t.quoted, input.first() == Some(&b'"'), "{input:?}");
+                    assert_eq!(fast.rest, slow.rest, "{input:?}");
+                    assert_eq!(fast.line, slow.line, "{input:?}");
+                }
+                (Err(_), Err(_)) => {}
+                (t, c) => panic!("{input:?}: {t:?} against {c:?}"),
+            }
+        }
     }
 
     #[test]

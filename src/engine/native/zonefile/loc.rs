@@ -50,7 +50,7 @@ fn coordinate(
     let mut parts = Vec::new();
     let sign = loop {
         let token = &fields.next("LOC coordinate")?.text;
-        match token.as_slice() {
+        match &token[..] {
             [h] if h.eq_ignore_ascii_case(&plus) => break 1,
             [h] if h.eq_ignore_ascii_case(&minus) => break -1,
             _ if parts.len() < 3 => parts.push(token.clone()),

@@ -260,7 +260,7 @@ impl Parser<'_> {
                     .into());
                 }
                 for tokens in records {
-                    self.record(state, &tokens, false, entry.line)?;
+                    self.record(state, &tokens[..], false, entry.line)?;
                 }
             }
             _ => return Err(format!("unknown directive \"{}\"", show(&first.text)).into()),
@@ -339,7 +339,7 @@ impl Parser<'_> {
         } else {
             let token = fields.next("owner")?;
             let same = match &state.written_owner {
-                Some((text, at)) if !token.quoted && *text == token.text => {
+                Some((text, at)) if !token.quoted && text[..] == token.text[..] => {
                     self.zone.records.get(*at).map(|r| r.owner.clone())
                 }
                 _ => None,
@@ -545,7 +545,7 @@ fn finish_plan(records: &[Record], origin: &Name) -> (Vec<Option<u32>>, bool) {
     let mut apex_soa = false;
     // The previous record's owner as written, its number (`None` outside
     // the zone) and whether it is the apex.
-    let mut last_owner: Option<(&[u8], Option<u32>, bool)> = None;
+    let mut last_owner: Option<(&Name, Option<u32>, bool)> = None;
     // The run being read: its owner's number and first record, and while
     // the owner is not in the maps, the (type, canonical RDATA) of the
     // records it kept and the first TTL of each of its types.
@@ -559,12 +559,12 @@ fn finish_plan(records: &[Record], origin: &Name) -> (Vec<Option<u32>>, bool) {
     for (index, r) in records.iter().enumerate() {
         let wire = r.owner.as_wire();
         let (id, at_apex) = match last_owner {
-            Some((w, id, at_apex)) if w == wire => (id, at_apex),
+            Some((w, id, at_apex)) if w.is(&r.owner) => (id, at_apex),
             _ => {
                 let lower = owners::lowercase(wire);
                 let at_apex = *lower == *apex;
                 let id = owners::at_or_below(&lower, &apex).then(|| owners.intern(&lower));
-                last_owner = Some((wire, id.map(|(id, _)| id), at_apex));
+                last_owner = Some((&r.owner, id.map(|(id, _)| id), at_apex));
                 let Some((id, new)) = id else {
                     plan.push(None);
                     continue;

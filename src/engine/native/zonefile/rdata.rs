@@ -161,17 +161,17 @@ pub fn type_number(text: &[u8]) -> Result<u16, String> {
 #[derive(Debug)]
 pub struct Fields<'a> {
     /// Tokens not read yet.
-    rest: &'a [Token],
+    rest: &'a [Token<'a>],
 }
 
 impl<'a> Fields<'a> {
     /// A cursor over `tokens`.
-    pub fn new(tokens: &'a [Token]) -> Fields<'a> {
+    pub fn new(tokens: &'a [Token<'a>]) -> Fields<'a> {
         Fields { rest: tokens }
     }
 
     /// The next token, or an error naming the missing field.
-    pub fn next(&mut self, what: &str) -> Result<&'a Token, String> {
+    pub fn next(&mut self, what: &str) -> Result<&'a Token<'a>, String> {
         let (first, tail) = self
             .rest
             .split_first()
@@ -181,12 +181,12 @@ impl<'a> Fields<'a> {
     }
 
     /// The next token, if any, without consuming it.
-    pub fn peek(&self) -> Option<&'a Token> {
+    pub fn peek(&self) -> Option<&'a Token<'a>> {
         self.rest.first()
     }
 
     /// All remaining tokens.
-    pub fn take_rest(&mut self) -> &'a [Token] {
+    pub fn take_rest(&mut self) -> &'a [Token<'a>] {
         std::mem::take(&mut self.rest)
     }
 
@@ -237,7 +237,10 @@ pub fn parse_into(
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
     out.clear();
-    if fields.peek().is_some_and(|t| !t.quoted && t.text == b"\\#") {
+    if fields
+        .peek()
+        .is_some_and(|t| !t.quoted && t.text[..] == b"\\#"[..])
+    {
         fields.next("\\#")?;
         out.extend(generic(rtype, fields)?);
         return Ok(());
@@ -319,7 +322,7 @@ pub(super) fn parse_field(
         Field::Hex => out.extend(fields.decode_rest("hex data", text::hex)?),
         Field::Salt => {
             let token = &fields.next("salt")?.text;
-            let salt = if token == b"-" {
+            let salt = if token[..] == b"-"[..] {
                 Vec::new()
             } else {
                 text::hex(token)?
@@ -361,7 +364,7 @@ pub(super) fn u16_field(text: &[u8]) -> Result<u16, String> {
 pub fn name(token: &Token, origin: &Name) -> Result<Name, String> {
     if token.quoted
         || token.text.is_empty()
-        || (token.text != b"@" && !name_characters(&token.text))
+        || (token.text[..] != b"@"[..] && !name_characters(&token.text))
     {
         return Err(format!("invalid name \"{}\"", show(&token.text)));
     }
@@ -393,6 +396,7 @@ fn presentation_name(text: &[u8], origin: &Name) -> Result<Name, NameError> {
                 if label_len == 0 {
                     return Err(NameError::EmptyLabel);
                 }
+                wire.set(label_at, label_len);
                 absolute = rest.is_empty();
                 label_at = wire.push(0);
                 label_len = 0;
@@ -419,19 +423,18 @@ fn presentation_name(text: &[u8], origin: &Name) -> Result<Name, NameError> {
         if usize::from(label_len) > MAX_LABEL {
             return Err(NameError::LabelTooLong);
         }
-        wire.set(label_at, label_len);
     }
     // The length octet of an empty last label (after a final dot, or of
     // an empty text) goes; the root or the origin ends the name.
     if label_len == 0 {
         wire.len -= 1;
+    } else {
+        wire.set(label_at, label_len);
     }
     if absolute {
         wire.push(0);
     } else {
-        for &b in origin.as_wire() {
-            wire.push(b);
-        }
+        wire.extend(origin.as_wire());
     }
     // RFC 1035 section 2.3.4: "names 255 octets or less".
     match wire.octets() {
@@ -466,6 +469,16 @@ impl WireBuffer {
         self.set(at, b);
         self.len += 1;
         at
+    }
+
+    /// Append `bytes`, as far as they fit.
+    fn extend(&mut self, bytes: &[u8]) {
+        let room = self.octets.get_mut(self.len..).unwrap_or_default();
+        let fit = room.len().min(bytes.len());
+        if let (Some(to), Some(from)) = (room.get_mut(..fit), bytes.get(..fit)) {
+            to.copy_from_slice(from);
+        }
+        self.len += bytes.len();
     }
 
     /// Overwrite the octet at `at`, if it is in the buffer.
@@ -689,7 +702,7 @@ fn apl(fields: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), String> {
         let bad = || format!("invalid APL item \"{}\"", show(&token.text));
         let (negated, item) = match token.text.strip_prefix(b"!") {
             Some(rest) => (true, rest),
-            None => (false, token.text.as_slice()),
+            None => (false, &token.text[..]),
         };
         let item = std::str::from_utf8(item).map_err(|_| bad())?;
         let (family, rest) = item.split_once(':').ok_or_else(bad)?;
@@ -720,7 +733,7 @@ fn ipseckey(fields: &mut Fields<'_>, origin: &Name, out: &mut Vec<u8>) -> Result
     parse_field(Field::U8, fields, origin, out)?;
     let gateway = fields.next("gateway")?;
     match gateway_type {
-        0 if gateway.text == b"." => {}
+        0 if gateway.text[..] == b"."[..] => {}
         0 => return Err("gateway type 0 needs the gateway \".\"".into()),
         1 => out.extend(ipv4(&gateway.text)?.octets()),
         2 => out.extend(ipv6(&gateway.text)?.octets()),
