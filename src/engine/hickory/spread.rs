@@ -72,12 +72,19 @@ impl Clone for Spread {
 /// policy `policy` sets for it.
 pub fn attach(zone: &mut Zone, policy: &FleetPolicy) {
     // A node's key is its owner lowercased.
-    for (owner, node) in zone.nodes.iter_mut() {
-        for set in node.rrsets.iter_mut() {
+    let Zone {
+        nodes, sets, apex, ..
+    } = zone;
+    for (owner, slot) in nodes.iter() {
+        let start = slot.start();
+        let Some(mine) = sets.get_mut(start..start + slot.len()) else {
+            continue;
+        };
+        for set in mine {
             if !matches!(set.rtype, t::A | t::AAAA) || set.len() < 2 {
                 continue;
             }
-            let rule = policy.for_owner(&zone.apex, owner);
+            let rule = policy.for_owner(apex, owner);
             set.spread = Some(Spread::new(rule));
         }
     }
