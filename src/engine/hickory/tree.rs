@@ -714,10 +714,23 @@ impl Builder {
     /// apex that owns nothing itself) and mark the names of the main tree.
     fn fill_in(&mut self) {
         let apex_len = self.apex.len();
-        let mut missing: Map<&[u8], bool> = Map::default();
-        for (key, slot) in &self.index {
-            let named = self.owners[slot.start as usize].named;
-            let mut at: &[u8] = key;
+        let mut missing: Map<Box<[u8]>, bool> = Map::default();
+        let mut lower = Vec::new();
+        // Owners in the order they were made, which is the order they lie
+        // in memory; each has a set by now, whose owner has the labels of
+        // the key (the case aside).
+        for i in 0..self.owners.len() {
+            let owner = &self.owners[i];
+            let Some(head) = &owner.head else {
+                continue;
+            };
+            if parent(&head.owner).is_none_or(|up| up.len() <= apex_len) {
+                // Right below the apex (or the apex): nothing to add.
+                continue;
+            }
+            let named = owner.named;
+            lowercase_into(&head.owner, &mut lower);
+            let mut at: &[u8] = &lower;
             while let Some(up) = parent(at) {
                 if up.len() <= apex_len {
                     break;
@@ -735,15 +748,11 @@ impl Builder {
                     Some(m) if named && !*m => *m = true,
                     Some(_) => break,
                     None => {
-                        missing.insert(up, named);
+                        missing.insert(up.into(), named);
                     }
                 }
             }
         }
-        let missing: Vec<(Box<[u8]>, bool)> = missing
-            .into_iter()
-            .map(|(k, n)| (Box::from(k), n))
-            .collect();
         for (key, named) in missing {
             self.index
                 .insert(key, Slot::owner(self.owners.len() as u32));
@@ -799,13 +808,8 @@ impl Builder {
         let mut target = Vec::new();
         // DS and NS records in reading order: the first problem of each
         // kind is the one to compare.
-        let mut keys: Vec<Option<&[u8]>> = Vec::new();
-        if self.named.iter().any(|n| n.rtype == t::NS) {
-            keys = vec![None; self.owners.len()];
-            for (key, slot) in &self.index {
-                keys[slot.start as usize] = Some(key);
-            }
-        }
+        // An owner lowercased (its key in the index).
+        let mut lower = Vec::new();
         let mut ds_done = false;
         let mut ns_done = false;
         for n in &self.named {
@@ -825,28 +829,33 @@ impl Builder {
             };
             let problem = match n.rtype {
                 t::DS => ds_problem(r),
-                _ => keys[n.owner as usize].and_then(|k| self.glue_problem(k, r, &mut target)),
+                _ => {
+                    lowercase_into(&set.owner, &mut lower);
+                    self.glue_problem(&lower, r, &mut target)
+                }
             };
             if let Some(problem) = problem {
                 found(n.at, 1, problem);
                 *done = true;
             }
         }
-        for (key, slot) in &self.index {
-            let node = &self.owners[slot.start as usize];
+        // Owners in the order they were made, which is the order they lie
+        // in memory.
+        for (i, node) in self.owners.iter().enumerate() {
             let Some(first_set) = &node.head else {
                 continue;
             };
             let owner = &first_set.owner;
             if node.main.is_some()
-                && let Some(problem) = node_problem(owner, node, **key == *apex)
+                && let Some(problem) = node_problem(owner, node, top == Some(i as u32))
             {
                 found(node.first, 0, problem);
             }
             // RFC 6672 2.4: a DNAME owner "MUST NOT have any descendants";
             // NSEC3 records sit in their own tree and are not descendants.
             if let (true, Some(at)) = (self.any_dname, node.main) {
-                let mut up = parent(key);
+                lowercase_into(owner, &mut lower);
+                let mut up = parent(&lower);
                 while let Some(u) = up.filter(|u| within(u, apex)) {
                     if self.has(u, code::DNAME) {
                         let above = &owner[owner.len() - u.len()..];
@@ -1004,26 +1013,18 @@ impl Builder {
     }
 }
 
+/// `wire` lowercased, into `out`.
+fn lowercase_into(wire: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(wire);
+    out.make_ascii_lowercase();
+}
+
 /// The top bit of a start while the slots are filled in: the name is a
 /// delegation point.
 const CUT: u32 = 1 << 31;
 
 impl Slot {
-    /// Where its RRsets start in [`Zone::sets`].
-    pub fn start(&self) -> usize {
-        self.start as usize
-    }
-
-    /// Number of its RRsets.
-    pub fn len(&self) -> usize {
-        self.len as usize
-    }
-
-    /// True for an empty non-terminal.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// The slot of the builder's owner `i`.
     fn owner(i: u32) -> Slot {
         Slot {
