@@ -541,6 +541,14 @@ pub struct Builder {
     apex_soa: bool,
     /// True when the zone has a DNAME.
     any_dname: bool,
+    /// The owners more than one label below the apex (the only ones that
+    /// can need empty non-terminals), in the order they were made.
+    deep: Vec<u32>,
+    /// The owners of a CNAME or DNAME set (the only ones the CNAME and
+    /// DNAME rules can find a problem with), in the order first written.
+    special: Vec<u32>,
+    /// Number of sets.
+    sets: usize,
     /// Canonical forms being compared.
     canon: Vec<u8>,
     /// The same, for the record compared with.
@@ -560,6 +568,9 @@ impl Builder {
             seen: Map::default(),
             apex_soa: false,
             any_dname: false,
+            deep: Vec::new(),
+            special: Vec::new(),
+            sets: 0,
             canon: Vec::new(),
             scratch: Vec::new(),
         }
@@ -577,6 +588,9 @@ impl Builder {
             None => {
                 let i = self.owners.len() as u32;
                 self.index.insert(lower.into(), Slot::owner(i));
+                if parent(lower).is_some_and(|up| up.len() > self.apex.len()) {
+                    self.deep.push(i);
+                }
                 let mut owner = Owner::empty(false);
                 owner.first = at;
                 self.owners.push(owner);
@@ -676,6 +690,12 @@ impl Sink for Builder {
         if rec.rtype == code::DNAME {
             self.any_dname = true;
         }
+        if set.count == 1 {
+            self.sets += 1;
+            if matches!(rec.rtype, t::CNAME | code::DNAME) {
+                self.special.push(i);
+            }
+        }
     }
 }
 
@@ -716,18 +736,15 @@ impl Builder {
         let apex_len = self.apex.len();
         let mut missing: Map<Box<[u8]>, bool> = Map::default();
         let mut lower = Vec::new();
-        // Owners in the order they were made, which is the order they lie
-        // in memory; each has a set by now, whose owner has the labels of
-        // the key (the case aside).
-        for i in 0..self.owners.len() {
-            let owner = &self.owners[i];
+        // The owners below a name below the apex, in the order they were
+        // made (the order they lie in memory); each has a set by now,
+        // whose owner has the labels of the key (the case aside).
+        let deep = std::mem::take(&mut self.deep);
+        for &i in &deep {
+            let owner = &self.owners[i as usize];
             let Some(head) = &owner.head else {
                 continue;
             };
-            if parent(&head.owner).is_none_or(|up| up.len() <= apex_len) {
-                // Right below the apex (or the apex): nothing to add.
-                continue;
-            }
             let named = owner.named;
             lowercase_into(&head.owner, &mut lower);
             let mut at: &[u8] = &lower;
@@ -839,15 +856,25 @@ impl Builder {
                 *done = true;
             }
         }
-        // Owners in the order they were made, which is the order they lie
-        // in memory.
-        for (i, node) in self.owners.iter().enumerate() {
+        // With a DNAME in the zone, every owner (in the order they were
+        // made, which is the order they lie in memory); else those with a
+        // CNAME or DNAME, whom alone the rules below concern.
+        let mut special = self.special.clone();
+        special.sort_unstable();
+        special.dedup();
+        let every = self.any_dname.then_some(0..self.owners.len() as u32);
+        for i in every
+            .into_iter()
+            .flatten()
+            .chain(special.into_iter().filter(|_| !self.any_dname))
+        {
+            let node = &self.owners[i as usize];
             let Some(first_set) = &node.head else {
                 continue;
             };
             let owner = &first_set.owner;
             if node.main.is_some()
-                && let Some(problem) = node_problem(owner, node, top == Some(i as u32))
+                && let Some(problem) = node_problem(owner, node, top == Some(i))
             {
                 found(node.first, 0, problem);
             }
@@ -938,18 +965,14 @@ impl Builder {
             apex,
             index,
             owners,
+            sets: count,
             ..
         } = self;
         let apex_owner = index.get(&apex).map(|s| s.start);
         // Every owner's sets in the order the owners were made, which is
         // about the order their data lies in memory; where they start,
         // and the cut flag in the top bit.
-        let mut sets: Vec<RSet> = Vec::with_capacity(
-            owners
-                .iter()
-                .map(|o| usize::from(o.head.is_some()) + o.more.len())
-                .sum(),
-        );
+        let mut sets: Vec<RSet> = Vec::with_capacity(count);
         let mut starts: Vec<u32> = Vec::with_capacity(owners.len() + 1);
         for (i, owner) in owners.into_iter().enumerate() {
             let mut start = sets.len() as u32;
