@@ -181,6 +181,27 @@ pub fn parse(t: u16, words: &[Token], origin: &Name) -> Result<RData, String> {
     Ok(rdata)
 }
 
+/// RDATA of type A read into hickory's [`A`] and encoded by its encoder
+/// into `out`, as [`parse`] and [`to_wire_into`] do it (with the same
+/// messages), without the [`RData`] enum around it; `None` for the
+/// generic form (`\#`), which [`parse`] reads.
+pub fn a_into(words: &[Token], out: &mut Vec<u8>) -> Option<Result<(), String>> {
+    if let Some(first) = words.first()
+        && !first.quoted
+        && first.raw == b"\\#"
+    {
+        return None;
+    }
+    let mut w = Words { words, at: 0 };
+    let read = w.ipv4().map(A).and_then(|a| w.end().map(|()| a));
+    Some(read.and_then(|a| {
+        out.clear();
+        let mut encoder = BinEncoder::new(out);
+        a.emit(&mut encoder)
+            .map_err(|e| format!("cannot encode RDATA: {e}"))
+    }))
+}
+
 /// RDATA of types kept in wire form.
 fn own_wire(t: u16, w: &mut Words<'_>, origin: &Name) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
