@@ -313,11 +313,13 @@ pub struct Zone {
 
 impl Zone {
     /// The node of `lower` (lowercased wire form), if the zone has it.
+    #[inline]
     pub fn node(&self, lower: &[u8]) -> Option<Node<'_>> {
         self.nodes.get(lower).map(|slot| self.at(slot))
     }
 
     /// The name whose RRsets `slot` places.
+    #[inline]
     pub fn at(&self, slot: &Slot) -> Node<'_> {
         let start = slot.start as usize;
         Node {
