@@ -432,9 +432,9 @@ fn chaos<'a>(q: &Question, name: &Lookup, identity: &Identity) -> Plan<'a> {
 /// Where the descent of RFC 1034 4.3.2 step 3 stops for one name.
 enum Landing<'z> {
     /// The name exists, or a wildcard stands for it.
-    Node(&'z Node),
+    Node(Node<'z>),
     /// The name is at or below a delegation.
-    Cut(&'z Node),
+    Cut(Node<'z>),
     /// An ancestor's DNAME rewrites the name.
     Dname(&'z RSet),
     /// No such name.
@@ -531,7 +531,7 @@ impl<'a> Walk<'a, '_> {
 
     /// The data of an existing node (or the wildcard standing for the
     /// name); returns the CNAME target to follow, if any.
-    fn at_node(&mut self, written: &Cow<'a, [u8]>, node: &'a Node) -> Option<&'a [u8]> {
+    fn at_node(&mut self, written: &Cow<'a, [u8]>, node: Node<'a>) -> Option<&'a [u8]> {
         let owner = Some(written.clone());
         if self.qtype == t::ANY {
             // RFC 8482 4.1: one RRset; Knot DNS sends the one of the
@@ -610,7 +610,7 @@ impl<'a> Walk<'a, '_> {
     /// signed, so like Knot DNS and NSD no DS goes with it, even when DO
     /// is set (RFC 4035 3.1.4 asks for DS and its RRSIGs from signed
     /// zones).
-    fn referral(&mut self, cut: &'a Node) {
+    fn referral(&mut self, cut: Node<'a>) {
         let Some(ns) = cut.get(t::NS) else {
             return;
         };
@@ -675,7 +675,7 @@ impl<'a> Walk<'a, '_> {
 }
 
 /// The node of `*.` + `encloser` (lowercased wire), if the zone has one.
-fn wildcard<'z>(zone: &'z Zone, encloser: &[u8]) -> Option<&'z Node> {
+fn wildcard<'z>(zone: &'z Zone, encloser: &[u8]) -> Option<Node<'z>> {
     let mut star = [0u8; NAME_MAX + 2];
     let len = encloser.len() + 2;
     if len > NAME_MAX {

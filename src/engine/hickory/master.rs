@@ -473,7 +473,18 @@ fn record<S: Sink>(
         }
         None => ctx.last_owner = Some(state.owner.clone()),
     }
-    let rdata = rdata::parse(rtype, &tokens[at..], &ctx.origin).map_err(&fail)?;
+    // An A record is read and encoded at once (`state.rdata` holds it);
+    // the others are read here and encoded below.
+    let rdata = match (rtype == super::tree::t::A)
+        .then(|| rdata::a_into(&tokens[at..], &mut state.rdata))
+        .flatten()
+    {
+        Some(done) => {
+            done.map_err(&fail)?;
+            None
+        }
+        None => Some(rdata::parse(rtype, &tokens[at..], &ctx.origin).map_err(&fail)?),
+    };
     // Records outside the zone are dropped, as Knot DNS ignores them.
     state.lower.clear();
     state.lower.extend_from_slice(&state.owner);
@@ -491,7 +502,9 @@ fn record<S: Sink>(
         file: file as u16,
     };
     state.records += 1;
-    if let Err(e) = rdata::to_wire_into(&rdata, &mut state.rdata) {
+    if let Some(rdata) = &rdata
+        && let Err(e) = rdata::to_wire_into(rdata, &mut state.rdata)
+    {
         if state.unencodable.is_none() {
             state.unencodable = Some(fail(e));
         }

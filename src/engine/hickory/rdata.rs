@@ -181,6 +181,27 @@ pub fn parse(t: u16, words: &[Token], origin: &Name) -> Result<RData, String> {
     Ok(rdata)
 }
 
+/// RDATA of type A read into hickory's [`A`] and encoded by its encoder
+/// into `out`, as [`parse`] and [`to_wire_into`] do it (with the same
+/// messages), without the [`RData`] enum around it; `None` for the
+/// generic form (`\#`), which [`parse`] reads.
+pub fn a_into(words: &[Token], out: &mut Vec<u8>) -> Option<Result<(), String>> {
+    if let Some(first) = words.first()
+        && !first.quoted
+        && first.raw == b"\\#"
+    {
+        return None;
+    }
+    let mut w = Words { words, at: 0 };
+    let read = w.ipv4().map(A).and_then(|a| w.end().map(|()| a));
+    Some(read.and_then(|a| {
+        out.clear();
+        let mut encoder = BinEncoder::new(out);
+        a.emit(&mut encoder)
+            .map_err(|e| format!("cannot encode RDATA: {e}"))
+    }))
+}
+
 /// RDATA of types kept in wire form.
 fn own_wire(t: u16, w: &mut Words<'_>, origin: &Name) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
@@ -1008,25 +1029,33 @@ fn decimal(s: &str, places: u32) -> Option<u64> {
 /// for anything else (which `Ipv4Addr`'s parser then reads or refuses:
 /// whatever this reads, it reads alike).
 fn dotted_quad(raw: &[u8]) -> Option<Ipv4Addr> {
+    // One pass over the octets: the value and digits of the part being
+    // read, and how many parts are done.
     let mut octets = [0u8; 4];
-    let mut parts = raw.split(|&b| b == b'.');
-    for octet in &mut octets {
-        let part = parts.next()?;
-        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
-            return None;
-        }
-        let mut v: u16 = 0;
-        for &d in part {
-            if !d.is_ascii_digit() {
+    let mut done = 0;
+    let mut v: u16 = 0;
+    let mut digits = 0;
+    for &b in raw {
+        if b.is_ascii_digit() {
+            // No fourth digit, and no digit after a leading zero.
+            if digits == 3 || (digits == 1 && v == 0) {
                 return None;
             }
-            v = v * 10 + u16::from(d - b'0');
+            v = v * 10 + u16::from(b - b'0');
+            digits += 1;
+        } else if b == b'.' && digits > 0 && done < 3 {
+            octets[done] = u8::try_from(v).ok()?;
+            done += 1;
+            v = 0;
+            digits = 0;
+        } else {
+            return None;
         }
-        *octet = u8::try_from(v).ok()?;
     }
-    if parts.next().is_some() {
+    if digits == 0 || done != 3 {
         return None;
     }
+    octets[3] = u8::try_from(v).ok()?;
     Some(Ipv4Addr::from(octets))
 }
 

@@ -71,15 +71,18 @@ impl Clone for Spread {
 /// Give every A and AAAA RRset of two records or more in `zone` the
 /// policy `policy` sets for it.
 pub fn attach(zone: &mut Zone, policy: &FleetPolicy) {
-    // A node's key is its owner lowercased.
-    for (owner, node) in zone.nodes.iter_mut() {
-        for set in node.rrsets.iter_mut() {
-            if !matches!(set.rtype, t::A | t::AAAA) || set.len() < 2 {
-                continue;
-            }
-            let rule = policy.for_owner(&zone.apex, owner);
-            set.spread = Some(Spread::new(rule));
+    // A node's key is its owner lowercased; the sets in the order they
+    // lie in memory.
+    let mut lower = Vec::new();
+    for set in zone.sets.iter_mut() {
+        if !matches!(set.rtype, t::A | t::AAAA) || set.len() < 2 {
+            continue;
         }
+        lower.clear();
+        lower.extend_from_slice(&set.owner);
+        lower.make_ascii_lowercase();
+        let rule = policy.for_owner(&zone.apex, &lower);
+        set.spread = Some(Spread::new(rule));
     }
 }
 

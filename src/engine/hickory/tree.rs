@@ -264,18 +264,31 @@ impl<'a> Iterator for Rdatas<'a> {
     }
 }
 
-/// One name of a zone.
-#[derive(Debug, Clone, Default)]
-pub struct Node {
+/// Where one name's RRsets lie in its zone's [`Zone::sets`]; empty for an
+/// empty non-terminal.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Slot {
+    /// The first of its RRsets (while the zone is built: the owner's
+    /// index in the builder).
+    start: u32,
+    /// Number of RRsets.
+    len: u32,
+    /// True for a delegation point (NS below the apex).
+    cut: bool,
+}
+
+/// One name of a zone, as a lookup finds it.
+#[derive(Debug, Clone, Copy)]
+pub struct Node<'z> {
     /// The RRsets; empty for an empty non-terminal.
-    pub rrsets: Box<[RSet]>,
+    pub rrsets: &'z [RSet],
     /// True for a delegation point (NS below the apex).
     pub cut: bool,
 }
 
-impl Node {
+impl<'z> Node<'z> {
     /// The RRset of type `rtype`.
-    pub fn get(&self, rtype: u16) -> Option<&RSet> {
+    pub fn get(&self, rtype: u16) -> Option<&'z RSet> {
         self.rrsets.iter().find(|s| s.rtype == rtype)
     }
 }
@@ -290,7 +303,9 @@ pub struct Zone {
     /// Labels of the apex.
     pub origin_labels: usize,
     /// Every name of the zone, keyed by its lowercased wire form.
-    pub nodes: Map<Box<[u8]>, Node>,
+    pub nodes: Map<Box<[u8]>, Slot>,
+    /// The RRsets of every name, each name's together.
+    pub sets: Vec<RSet>,
     /// The SOA as negative answers carry it: TTL = min(SOA TTL, MINIMUM)
     /// (RFC 2308 3).
     pub negative_soa: RSet,
@@ -298,17 +313,27 @@ pub struct Zone {
 
 impl Zone {
     /// The node of `lower` (lowercased wire form), if the zone has it.
-    pub fn node(&self, lower: &[u8]) -> Option<&Node> {
-        self.nodes.get(lower)
+    #[inline]
+    pub fn node(&self, lower: &[u8]) -> Option<Node<'_>> {
+        self.nodes.get(lower).map(|slot| self.at(slot))
+    }
+
+    /// The name whose RRsets `slot` places.
+    #[inline]
+    pub fn at(&self, slot: &Slot) -> Node<'_> {
+        let start = slot.start as usize;
+        Node {
+            rrsets: self
+                .sets
+                .get(start..start + slot.len as usize)
+                .unwrap_or_default(),
+            cut: slot.cut,
+        }
     }
 
     /// Number of records.
     pub fn record_count(&self) -> usize {
-        self.nodes
-            .values()
-            .flat_map(|n| n.rrsets.iter())
-            .map(RSet::len)
-            .sum()
+        self.sets.iter().map(RSet::len).sum()
     }
 }
 
@@ -501,8 +526,9 @@ pub struct Builder {
     origin: Name,
     /// The apex, lowercased wire form.
     apex: Box<[u8]>,
-    /// Every owner's index in `owners`.
-    index: Map<Box<[u8]>, u32>,
+    /// Every owner's index in `owners` (as a [`Slot`]'s start, so that the
+    /// map becomes the zone's without being built again).
+    index: Map<Box<[u8]>, Slot>,
     /// The owners.
     owners: Vec<Owner>,
     /// The owner of the previous record (records of one owner are
@@ -517,6 +543,14 @@ pub struct Builder {
     apex_soa: bool,
     /// True when the zone has a DNAME.
     any_dname: bool,
+    /// The owners more than one label below the apex (the only ones that
+    /// can need empty non-terminals), in the order they were made.
+    deep: Vec<u32>,
+    /// The owners of a CNAME or DNAME set (the only ones the CNAME and
+    /// DNAME rules can find a problem with), in the order first written.
+    special: Vec<u32>,
+    /// Number of sets.
+    sets: usize,
     /// Canonical forms being compared.
     canon: Vec<u8>,
     /// The same, for the record compared with.
@@ -536,6 +570,9 @@ impl Builder {
             seen: Map::default(),
             apex_soa: false,
             any_dname: false,
+            deep: Vec::new(),
+            special: Vec::new(),
+            sets: 0,
             canon: Vec::new(),
             scratch: Vec::new(),
         }
@@ -549,10 +586,13 @@ impl Builder {
             return *i;
         }
         let i = match self.index.get(lower) {
-            Some(&i) => i,
+            Some(slot) => slot.start,
             None => {
                 let i = self.owners.len() as u32;
-                self.index.insert(lower.into(), i);
+                self.index.insert(lower.into(), Slot::owner(i));
+                if parent(lower).is_some_and(|up| up.len() > self.apex.len()) {
+                    self.deep.push(i);
+                }
                 let mut owner = Owner::empty(false);
                 owner.first = at;
                 self.owners.push(owner);
@@ -652,6 +692,12 @@ impl Sink for Builder {
         if rec.rtype == code::DNAME {
             self.any_dname = true;
         }
+        if set.count == 1 {
+            self.sets += 1;
+            if matches!(rec.rtype, t::CNAME | code::DNAME) {
+                self.special.push(i);
+            }
+        }
     }
 }
 
@@ -661,14 +707,14 @@ impl Builder {
     fn has(&self, lower: &[u8], rtype: u16) -> bool {
         self.index
             .get(lower)
-            .is_some_and(|&i| self.owners[i as usize].get(rtype).is_some())
+            .is_some_and(|s| self.owners[s.start as usize].get(rtype).is_some())
     }
 
     /// Whether `lower` is a name of the main tree (see [`Owner::named`]).
     fn named(&self, lower: &[u8]) -> bool {
         self.index
             .get(lower)
-            .is_some_and(|&i| self.owners[i as usize].named)
+            .is_some_and(|s| self.owners[s.start as usize].named)
     }
 
     /// The name or an ancestor below the apex is a delegation point.
@@ -690,17 +736,27 @@ impl Builder {
     /// apex that owns nothing itself) and mark the names of the main tree.
     fn fill_in(&mut self) {
         let apex_len = self.apex.len();
-        let mut missing: Map<&[u8], bool> = Map::default();
-        for (key, &i) in &self.index {
-            let named = self.owners[i as usize].named;
-            let mut at: &[u8] = key;
+        let mut missing: Map<Box<[u8]>, bool> = Map::default();
+        let mut lower = Vec::new();
+        // The owners below a name below the apex, in the order they were
+        // made (the order they lie in memory); each has a set by now,
+        // whose owner has the labels of the key (the case aside).
+        let deep = std::mem::take(&mut self.deep);
+        for &i in &deep {
+            let owner = &self.owners[i as usize];
+            let Some(head) = &owner.head else {
+                continue;
+            };
+            let named = owner.named;
+            lowercase_into(&head.owner, &mut lower);
+            let mut at: &[u8] = &lower;
             while let Some(up) = parent(at) {
                 if up.len() <= apex_len {
                     break;
                 }
                 at = up;
-                if let Some(&j) = self.index.get(up) {
-                    let above = &mut self.owners[j as usize];
+                if let Some(slot) = self.index.get(up) {
+                    let above = &mut self.owners[slot.start as usize];
                     if named && !above.named {
                         above.named = true;
                         continue;
@@ -711,17 +767,14 @@ impl Builder {
                     Some(m) if named && !*m => *m = true,
                     Some(_) => break,
                     None => {
-                        missing.insert(up, named);
+                        missing.insert(up.into(), named);
                     }
                 }
             }
         }
-        let missing: Vec<(Box<[u8]>, bool)> = missing
-            .into_iter()
-            .map(|(k, n)| (Box::from(k), n))
-            .collect();
         for (key, named) in missing {
-            self.index.insert(key, self.owners.len() as u32);
+            self.index
+                .insert(key, Slot::owner(self.owners.len() as u32));
             self.owners.push(Owner::empty(named));
         }
     }
@@ -748,7 +801,7 @@ impl Builder {
                 message: format!("{origin}: missing NS at the zone apex"),
             });
         }
-        let top = self.index.get(apex).copied();
+        let top = self.index.get(apex).map(|s| s.start);
         if let Some(second) = self
             .named
             .iter()
@@ -774,13 +827,8 @@ impl Builder {
         let mut target = Vec::new();
         // DS and NS records in reading order: the first problem of each
         // kind is the one to compare.
-        let mut keys: Vec<Option<&[u8]>> = Vec::new();
-        if self.named.iter().any(|n| n.rtype == t::NS) {
-            keys = vec![None; self.owners.len()];
-            for (key, &i) in &self.index {
-                keys[i as usize] = Some(key);
-            }
-        }
+        // An owner lowercased (its key in the index).
+        let mut lower = Vec::new();
         let mut ds_done = false;
         let mut ns_done = false;
         for n in &self.named {
@@ -800,28 +848,43 @@ impl Builder {
             };
             let problem = match n.rtype {
                 t::DS => ds_problem(r),
-                _ => keys[n.owner as usize].and_then(|k| self.glue_problem(k, r, &mut target)),
+                _ => {
+                    lowercase_into(&set.owner, &mut lower);
+                    self.glue_problem(&lower, r, &mut target)
+                }
             };
             if let Some(problem) = problem {
                 found(n.at, 1, problem);
                 *done = true;
             }
         }
-        for (key, &i) in &self.index {
+        // With a DNAME in the zone, every owner (in the order they were
+        // made, which is the order they lie in memory); else those with a
+        // CNAME or DNAME, whom alone the rules below concern.
+        let mut special = self.special.clone();
+        special.sort_unstable();
+        special.dedup();
+        let every = self.any_dname.then_some(0..self.owners.len() as u32);
+        for i in every
+            .into_iter()
+            .flatten()
+            .chain(special.into_iter().filter(|_| !self.any_dname))
+        {
             let node = &self.owners[i as usize];
             let Some(first_set) = &node.head else {
                 continue;
             };
             let owner = &first_set.owner;
             if node.main.is_some()
-                && let Some(problem) = node_problem(owner, node, **key == *apex)
+                && let Some(problem) = node_problem(owner, node, top == Some(i))
             {
                 found(node.first, 0, problem);
             }
             // RFC 6672 2.4: a DNAME owner "MUST NOT have any descendants";
             // NSEC3 records sit in their own tree and are not descendants.
             if let (true, Some(at)) = (self.any_dname, node.main) {
-                let mut up = parent(key);
+                lowercase_into(owner, &mut lower);
+                let mut up = parent(&lower);
                 while let Some(u) = up.filter(|u| within(u, apex)) {
                     if self.has(u, code::DNAME) {
                         let above = &owner[owner.len() - u.len()..];
@@ -904,26 +967,21 @@ impl Builder {
             apex,
             index,
             owners,
+            sets: count,
             ..
         } = self;
-        let mut nodes: Map<Box<[u8]>, Node> = Map::default();
-        nodes.reserve(index.len());
-        // Owners in the order they were made, which is about the order
-        // their data lies in memory.
-        let mut keys: Vec<Option<Box<[u8]>>> = Vec::new();
-        keys.resize_with(owners.len(), || None);
-        for (key, i) in index {
-            keys[i as usize] = Some(key);
-        }
-        for (owner, key) in owners.into_iter().zip(keys) {
-            let Some(key) = key else {
-                continue;
-            };
-            let rrsets: Box<[RSet]> = owner
-                .head
-                .into_iter()
-                .chain(owner.more)
-                .map(|b| RSet {
+        let apex_owner = index.get(&apex).map(|s| s.start);
+        // Every owner's sets in the order the owners were made, which is
+        // about the order their data lies in memory; where they start,
+        // and the cut flag in the top bit.
+        let mut sets: Vec<RSet> = Vec::with_capacity(count);
+        let mut starts: Vec<u32> = Vec::with_capacity(owners.len() + 1);
+        for (i, owner) in owners.into_iter().enumerate() {
+            let mut start = sets.len() as u32;
+            let mut ns = false;
+            for b in owner.head.into_iter().chain(owner.more) {
+                ns |= b.rtype == t::NS;
+                sets.push(RSet {
                     owner: b.owner,
                     rtype: b.rtype,
                     ttl: b.ttl,
@@ -931,15 +989,32 @@ impl Builder {
                     width: b.width,
                     data: fitted(b.data),
                     spread: None,
-                })
-                .collect();
-            let cut = *key != *apex && rrsets.iter().any(|s| s.rtype == t::NS);
-            nodes.insert(key, Node { rrsets, cut });
+                });
+            }
+            if ns && apex_owner != Some(i as u32) {
+                start |= CUT;
+            }
+            starts.push(start);
         }
+        starts.push(sets.len() as u32);
+        let mut nodes = index;
+        for slot in nodes.values_mut() {
+            let i = slot.start as usize;
+            let (start, end) = (starts[i], starts[i + 1] & !CUT);
+            slot.start = start & !CUT;
+            slot.len = end - slot.start;
+            slot.cut = start & CUT != 0;
+        }
+        drop(starts);
+        let zone_sets = sets;
         // The checks found the SOA.
         let soa = nodes
             .get(&apex)
-            .and_then(|n| n.get(t::SOA))
+            .and_then(|s| {
+                let start = s.start as usize;
+                zone_sets.get(start..start + s.len as usize)
+            })
+            .and_then(|sets| sets.iter().find(|s| s.rtype == t::SOA))
             .ok_or_else(|| Bad {
                 at: None,
                 message: format!("{origin}: missing SOA at the zone apex"),
@@ -957,8 +1032,31 @@ impl Builder {
             origin,
             apex,
             nodes,
+            sets: zone_sets,
             negative_soa,
         })
+    }
+}
+
+/// `wire` lowercased, into `out`.
+fn lowercase_into(wire: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(wire);
+    out.make_ascii_lowercase();
+}
+
+/// The top bit of a start while the slots are filled in: the name is a
+/// delegation point.
+const CUT: u32 = 1 << 31;
+
+impl Slot {
+    /// The slot of the builder's owner `i`.
+    fn owner(i: u32) -> Slot {
+        Slot {
+            start: i,
+            len: 0,
+            cut: false,
+        }
     }
 }
 
