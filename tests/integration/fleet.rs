@@ -20,7 +20,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -351,44 +350,6 @@ fn listeners_on_one_port(ips: &[IpAddr]) -> Vec<TcpListener> {
         }
     }
     panic!("no port free on all of {ips:?}");
-}
-
-/// A `stripedns` process running in the background, killed on drop.
-struct Daemon {
-    /// The process.
-    child: Child,
-    /// Its stderr so far.
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Daemon {
-    /// Start `stripedns args...`.
-    fn start(args: &[&str]) -> Daemon {
-        let foodtaster = Path::new(STRIPEDNS).with_file_name("foodtaster");
-        let mut child = Command::new(STRIPEDNS)
-            .args(args)
-            .env("RUST_LOG", "info")
-            .env("STRIPEDNS_FOODTASTER", foodtaster)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start stripedns");
-        let stderr = collect(child.stderr.take());
-        Daemon { child, stderr }
-    }
-
-    /// Its log so far.
-    fn log(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A fleet under health checks: backends, a state directory with a

@@ -16,8 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -438,21 +437,6 @@ fn a_worker_restart_and_a_blacklist_drop_move_their_counters() {
     assert_eq!(server.log_count("worker died"), 1, "{}", server.stderr());
 }
 
-/// A running `stripedns up`, killed when dropped.
-struct Up {
-    /// The process.
-    child: Child,
-    /// Its stderr so far.
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn up_serves_one_endpoint_with_every_pop_and_the_pipeline() {
     let foodtaster = Path::new(STRIPEDNS).with_file_name("foodtaster");
@@ -482,22 +466,14 @@ fn up_serves_one_endpoint_with_every_pop_and_the_pipeline() {
     }
     let config_path = dir.path().join("up.toml");
     std::fs::write(&config_path, config).unwrap();
-    let mut child = Command::new(STRIPEDNS)
-        .arg("up")
-        .arg("--config")
-        .arg(&config_path)
-        .arg("--state")
-        .arg(dir.path().join("state"))
-        .env("RUST_LOG", "info")
-        .env("STRIPEDNS_FOODTASTER", foodtaster)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start stripedns up");
-    let stderr = collect(child.stderr.take());
-    let up = Up { child, stderr };
-    let log = || up.stderr.lock().unwrap().clone();
+    let up = Daemon::start(&[
+        "up".as_ref(),
+        "--config".as_ref(),
+        config_path.as_os_str(),
+        "--state".as_ref(),
+        dir.path().join("state").as_os_str(),
+    ]);
+    let log = || up.log();
 
     // Wait until both kings serve and publish, then ask each POP once.
     let ready = Instant::now() + Duration::from_secs(60);

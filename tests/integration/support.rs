@@ -151,6 +151,45 @@ pub fn collect(pipe: Option<impl Read + Send + 'static>) -> Arc<Mutex<String>> {
     buf
 }
 
+/// A `stripedns` process running in the background (its foodtaster beside
+/// it, `RUST_LOG=info`), killed on drop.
+pub struct Daemon {
+    /// The process.
+    child: Child,
+    /// Its stderr so far.
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Daemon {
+    /// Start `stripedns args...`.
+    pub fn start<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Daemon {
+        let foodtaster = Path::new(STRIPEDNS).with_file_name("foodtaster");
+        let mut child = Command::new(STRIPEDNS)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .env("STRIPEDNS_FOODTASTER", foodtaster)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start stripedns");
+        let stderr = collect(child.stderr.take());
+        Daemon { child, stderr }
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The addresses in the `listening on ADDR` lines of a server's log.
 fn listening_addrs(log: &str) -> Vec<SocketAddr> {
     log.lines()

@@ -1185,13 +1185,13 @@ fn is_down(down: &[IpAddr], rdata: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::name::Name;
     use super::super::record::{ParsedZone, Record};
     use super::*;
 
     /// A record from presentation-ish parts; RDATA given as wire octets.
-    fn rec(owner: &str, t: u16, rdata: Vec<u8>) -> Record {
+    pub(in super::super) fn rec(owner: &str, t: u16, rdata: Vec<u8>) -> Record {
         Record {
             owner: Name::parse(owner.as_bytes(), None).unwrap(),
             rtype: t,
@@ -1203,7 +1203,8 @@ mod tests {
         }
     }
 
-    fn name(s: &str) -> Vec<u8> {
+    /// The wire form of the name `s`.
+    pub(in super::super) fn name(s: &str) -> Vec<u8> {
         Name::parse(s.as_bytes(), None).unwrap().as_wire().to_vec()
     }
 

@@ -12,6 +12,7 @@ use arc_swap::ArcSwap;
 use crate::engine::{Identity, Transport};
 use crate::fleet::{FleetPolicy, HealthState};
 
+use super::answer::tests::{name as wire_name, rec};
 use super::answer::{self, ZoneSet};
 use super::name::Name;
 use super::record::{ParsedZone, Record, class, rtype};
@@ -40,22 +41,6 @@ name = "v6.example."
 rotation = "random"
 max_answers = 1
 "#;
-
-fn wire_name(s: &str) -> Vec<u8> {
-    Name::parse(s.as_bytes(), None).unwrap().as_wire().to_vec()
-}
-
-fn rec(owner: &str, t: u16, rdata: Vec<u8>) -> Record {
-    Record {
-        owner: Name::parse(owner.as_bytes(), None).unwrap(),
-        rtype: t,
-        class: class::IN,
-        ttl: 300,
-        rdata: rdata.into(),
-        file: 0,
-        line: 1,
-    }
-}
 
 fn addrs(owner: &str, n: u8, records: &mut Vec<Record>) {
     for i in 1..=n {
